@@ -26,6 +26,7 @@ __all__ = [
     "ModelSpec",
     "RunConfig",
     "SplitConfig",
+    "TrainConfig",
 ]
 
 
@@ -73,9 +74,7 @@ class Config:
         fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
         unknown = sorted(set(data) - set(fields))
         if unknown:
-            raise ConfigError(
-                f"{cls.__name__}: unknown field(s) {unknown}; known fields: {sorted(fields)}"
-            )
+            raise ConfigError(f"{cls.__name__}: unknown field(s) {unknown}; known fields: {sorted(fields)}")
         kwargs = {name: _coerce(hints[name], value, f"{cls.__name__}.{name}") for name, value in data.items()}
         return cls(**kwargs)
 
@@ -94,7 +93,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _coerce(tp: Any, value: Any, where: str) -> Any:  # noqa: C901 - one branch per kind of annotation
+def _coerce(tp: Any, value: Any, where: str) -> Any:
     origin = get_origin(tp)
     args = get_args(tp)
     if tp is Any:
@@ -313,3 +312,140 @@ class RunConfig(Config):
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
     name: str = "run"
     seed: int = 2020
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig(Config):
+    """How the model-agnostic :class:`~deeptarget.training.Trainer` runs a training loop.
+
+    Attributes
+    ----------
+    epochs
+        Number of passes over the training data.
+    batch_size
+        Mini-batch size; the estimator uses it when it builds the epoch's batches.
+    optimizer
+        ``sgd`` (with ``momentum`` / ``nesterov``), ``adam``, ``adamw`` or ``adagrad``. Sparse-gradient
+        embeddings (``nn.Embedding(sparse=True)``) work with ``sgd`` and ``adagrad`` only; SparseAdam is not
+        offered (use dense gradients, torch's default, with ``adam``).
+    lr
+        Learning rate at the start of training.
+    momentum, nesterov
+        SGD momentum and Nesterov momentum (``nesterov`` needs ``momentum > 0``).
+    betas, eps
+        Adam / AdamW moment coefficients and the denominator epsilon (``eps`` also goes to Adagrad).
+    weight_decay
+        Plain decoupled weight decay ``p <- p - lr * weight_decay * p`` of every parameter with a gradient,
+        for every optimiser (AdamW's own rule). 0 = off.
+    l2, l1
+        Coefficients of the explicit penalties ``l2 * sum(x**2) + l1 * sum(|x|)`` over the tensors the
+        estimator's step returns to be regularised (e.g. the embedding rows a batch touches), added to the
+        loss.
+    lr_schedule
+        ``constant``; ``step`` (multiply by ``lr_gamma`` every ``lr_step_size`` epochs); ``cosine`` (from
+        ``lr`` to ``lr_min`` over ``epochs``); ``exponential`` (multiply by ``lr_gamma`` every epoch);
+        ``plateau`` (multiply by ``lr_gamma`` when ``monitor`` has not improved for more than ``min_delta`` in
+        ``lr_patience`` validations, down to ``lr_min``). The schedule steps once per epoch.
+    grad_clip_norm
+        Clip the global gradient norm to this value (``None`` = off).
+    monitor, mode
+        The logged metric early stopping and the ``plateau`` schedule watch (``"valid/ndcg@10"``,
+        ``"valid/loss"``, ``"train/loss"``) and whether larger (``max``) or smaller (``min``) is better.
+    patience
+        Stop after this many validations without an improvement of more than ``min_delta`` (``None`` = off).
+    restore_best
+        With early stopping, end with the weights of the best epoch rather than the last one.
+    seed
+        Seeds Python, NumPy and torch at the start of ``fit``.
+    device
+        ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    num_threads
+        torch intra-op threads during ``fit`` (``None`` = leave torch's setting).
+    checkpoint
+        Save a resumable checkpoint into ``run_dir/checkpoints/last`` after every epoch.
+    validate_every
+        Validate every this many epochs (and always after the last one).
+    progress
+        Show progress bars (only on a terminal).
+
+    Examples
+    --------
+    >>> config = TrainConfig(epochs=50, lr=0.01, patience=5, monitor="valid/ndcg@10", mode="max")
+    >>> config.optimizer, config.lr_schedule
+    ('adam', 'constant')
+    >>> TrainConfig.from_dict({"lr": "-1"})
+    Traceback (most recent call last):
+    ...
+    deeptarget.errors.ConfigError: TrainConfig.lr must be > 0, got -1.0
+    """
+
+    epochs: int = 20
+    batch_size: int = 1024
+    optimizer: Literal["sgd", "adam", "adamw", "adagrad"] = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    nesterov: bool = False
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    l2: float = 0.0
+    l1: float = 0.0
+    lr_schedule: Literal["constant", "step", "cosine", "exponential", "plateau"] = "constant"
+    lr_step_size: int = 10
+    lr_gamma: float = 0.1
+    lr_min: float = 0.0
+    lr_patience: int = 2
+    grad_clip_norm: float | None = None
+    monitor: str = "valid/ndcg@10"
+    mode: Literal["max", "min"] = "max"
+    patience: int | None = None
+    min_delta: float = 0.0
+    restore_best: bool = True
+    seed: int = 2020
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_threads: int | None = None
+    checkpoint: bool = False
+    validate_every: int = 1
+    progress: bool = True
+
+    def validate(self) -> None:
+        _check(self.epochs >= 1, f"TrainConfig.epochs must be >= 1, got {self.epochs}")
+        _check(self.batch_size >= 1, f"TrainConfig.batch_size must be >= 1, got {self.batch_size}")
+        _check(self.lr > 0, f"TrainConfig.lr must be > 0, got {self.lr}")
+        _check(0 <= self.momentum < 1, f"TrainConfig.momentum must be in [0, 1), got {self.momentum}")
+        _check(
+            not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
+            "TrainConfig.nesterov needs optimizer 'sgd' and momentum > 0, "
+            f"got optimizer {self.optimizer!r} and momentum {self.momentum}",
+        )
+        _check(all(0 <= b < 1 for b in self.betas), f"TrainConfig.betas must be in [0, 1), got {self.betas}")
+        _check(self.eps > 0, f"TrainConfig.eps must be > 0, got {self.eps}")
+        for name in ("weight_decay", "l2", "l1", "lr_min", "min_delta"):
+            value = getattr(self, name)
+            _check(value >= 0, f"TrainConfig.{name} must be >= 0, got {value}")
+        _check(self.lr_step_size >= 1, f"TrainConfig.lr_step_size must be >= 1, got {self.lr_step_size}")
+        _check(0 < self.lr_gamma <= 1, f"TrainConfig.lr_gamma must be in (0, 1], got {self.lr_gamma}")
+        _check(
+            self.lr_schedule != "plateau" or self.lr_gamma < 1,
+            f"TrainConfig.lr_gamma must be < 1 for the plateau schedule, got {self.lr_gamma}",
+        )
+        _check(self.lr_patience >= 0, f"TrainConfig.lr_patience must be >= 0, got {self.lr_patience}")
+        _check(
+            self.grad_clip_norm is None or self.grad_clip_norm > 0,
+            f"TrainConfig.grad_clip_norm must be > 0 or None, got {self.grad_clip_norm}",
+        )
+        _check(bool(self.monitor.strip()), "TrainConfig.monitor must name a logged metric, e.g. 'valid/loss'")
+        _check(
+            not (self.mode == "max" and self.monitor.rsplit("/", 1)[-1].endswith("loss")),
+            f"TrainConfig.mode is 'max' but monitor {self.monitor!r} is a loss; set mode='min'",
+        )
+        _check(
+            self.patience is None or self.patience >= 1,
+            f"TrainConfig.patience must be >= 1 or None, got {self.patience}",
+        )
+        _check(0 <= self.seed < 2**32, f"TrainConfig.seed must be in [0, 2**32), got {self.seed}")
+        _check(
+            self.num_threads is None or self.num_threads >= 1,
+            f"TrainConfig.num_threads must be >= 1 or None, got {self.num_threads}",
+        )
+        _check(self.validate_every >= 1, f"TrainConfig.validate_every must be >= 1, got {self.validate_every}")

@@ -25,7 +25,7 @@ from safetensors.numpy import load_file, save_file
 
 from deeptarget.errors import DataError
 
-__all__ = ["FORMAT_VERSION", "ModelFiles", "read_model_dir", "write_json", "write_model_dir"]
+__all__ = ["FORMAT_VERSION", "ModelFiles", "read_model_dir", "read_model_type", "write_json", "write_model_dir"]
 
 FORMAT_VERSION = 1
 
@@ -115,6 +115,14 @@ def _read_json(path: Path) -> Any:
         raise DataError("missing file in model directory", file=str(path)) from None
     except json.JSONDecodeError as exc:
         raise DataError(f"not valid JSON ({exc.msg} at line {exc.lineno})", file=str(path)) from None
+
+
+def read_model_type(path: str | os.PathLike[str]) -> str:
+    """The ``model_type`` recorded in a model directory's ``config.json`` (weights are not read)."""
+    head = _read_json(Path(path) / "config.json")
+    if not isinstance(head, dict) or "model_type" not in head:
+        raise DataError("expected key 'model_type'", file=str(Path(path) / "config.json"))
+    return str(head["model_type"])
 
 
 def read_model_dir(path: str | os.PathLike[str]) -> ModelFiles:

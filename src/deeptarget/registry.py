@@ -7,7 +7,7 @@ built-in models, datasets and metrics.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from deeptarget.errors import ConfigError
 
@@ -68,8 +68,8 @@ class Registry(Generic[T]):
 
 
 # The project's registries. Modules register into them at import; `import deeptarget` imports the built-ins.
-MODELS: Registry[type] = Registry("model")
-DATASETS: Registry[object] = Registry("dataset")
-METRICS: Registry[object] = Registry("metric")
+MODELS: Registry[Any] = Registry("model")
+DATASETS: Registry[Any] = Registry("dataset")
+METRICS: Registry[Any] = Registry("metric")
 
 __all__ += ["DATASETS", "METRICS", "MODELS"]

@@ -141,9 +141,7 @@ class Interactions:
         for ids, enc in ((self.user_ids, self.user_encoder), (self.item_ids, self.item_encoder)):
             if n and (ids.min() < 0 or ids.max() >= len(enc)):
                 bad = int(np.flatnonzero((ids < 0) | (ids >= len(enc)))[0])
-                raise DataError(
-                    f"{enc.name} index {ids[bad]} out of range [0, {len(enc)})", file=self.source, row=bad
-                )
+                raise DataError(f"{enc.name} index {ids[bad]} out of range [0, {len(enc)})", file=self.source, row=bad)
         if self.values is not None and not np.isfinite(self.values).all():
             bad = int(np.flatnonzero(~np.isfinite(self.values))[0])
             raise DataError("values must be finite", file=self.source, column="value", row=bad)

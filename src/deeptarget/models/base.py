@@ -145,7 +145,7 @@ class Recommender(ABC):
         """The learned arrays to save (subclasses extend)."""
         return {}
 
-    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
         """Restore the learned arrays (subclasses extend)."""
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -195,7 +195,7 @@ class Recommender(ABC):
         model.seen_ = sp.csr_matrix(
             (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n_users, n_items)
         )
-        model.fit_seconds_ = files.meta.get("fit_seconds")
+        model.fit_seconds_ = float(files.meta.get("fit_seconds") or 0.0)
         model._set_arrays(files.arrays)
         return model
 

@@ -1,0 +1,278 @@
+"""The ``deeptarget`` command line: train, evaluate, recommend, datasets, demo.
+
+This is the only layer that reads ``sys.argv`` and the environment (``DEEPTARGET_DATA``). Errors the user can
+fix are printed as one line (``error: ...``) with exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+import yaml
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from deeptarget import __version__
+from deeptarget.cli.tables import metrics_table
+from deeptarget.errors import DeepTargetError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DATA_ENV = "DEEPTARGET_DATA"
+
+app = typer.Typer(
+    name="deeptarget",
+    help="DeepTarget: deep learning for precision marketing, from raw customer data to decisions.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+# Pipes and CI logs are not 80-column terminals: give tables room there.
+out = Console() if Console().is_terminal else Console(width=120)
+err = Console(stderr=True)
+logger = logging.getLogger("deeptarget.cli")
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the errors a user can fix into one clear line and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DeepTargetError as exc:
+            raise _fail(str(exc)) from None
+        except FileNotFoundError as exc:
+            raise _fail(f"{exc.filename}: no such file or directory") from None
+        except yaml.YAMLError as exc:
+            raise _fail(f"invalid YAML: {exc}") from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted") from None
+
+    return wrapper
+
+
+def data_dir_option(value: str | None) -> str | None:
+    """``--data-dir`` if given, else ``$DEEPTARGET_DATA``, else ``None`` (the loaders' user cache directory)."""
+    if value:
+        return str(Path(value).expanduser().resolve())
+    env = os.environ.get(DATA_ENV)
+    return str(Path(env).expanduser().resolve()) if env else None
+
+
+DataDirOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        help=f"Folder holding the public datasets (default: ${DATA_ENV}, else the user cache directory).",
+        show_default=False,
+    ),
+]
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"deeptarget {__version__}")
+        raise typer.Exit()
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    root = logging.getLogger("deeptarget")
+    root.handlers[:] = [RichHandler(console=err, show_path=False, show_time=False, markup=False)]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["model.params.l2=100", "split.seed=1"]`` -> ``{"model.params.l2": 100, "split.seed": 1}``.
+
+    Values are parsed as YAML scalars/lists (``[5, 10]``, ``true``, ``3e-4``); anything else stays a string.
+    """
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--set")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        overrides[key.strip()] = value
+    return overrides
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(2, "no such file", str(path))
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise typer.BadParameter(f"{path}: expected a YAML mapping at the top level", param_hint="CONFIG")
+    return raw
+
+
+@app.command()
+@friendly_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="Run config (YAML): data, split, model, evaluation.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override a config field: --set model.params.l2=250 (repeatable)."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Train the model a config names and write a run directory (config, model, metrics, cleaning report)."""
+    from deeptarget.config import RunConfig
+    from deeptarget.runs import train_run, with_overrides
+
+    run_config = RunConfig.from_dict(_read_config_file(config))
+    run_config = with_overrides(run_config, parse_overrides(overrides or []))
+    if run_config.data.dataset is not None and run_config.data.data_dir is None:
+        resolved = data_dir_option(data_dir)
+        if resolved is not None:
+            run_config = with_overrides(run_config, {"data.data_dir": resolved})
+    elif data_dir:
+        run_config = with_overrides(run_config, {"data.data_dir": data_dir_option(data_dir)})
+    result = train_run(run_config, out_dir, progress=True)
+    _print_run_metrics(run_config.model.name, result.metrics)
+    out.print(f"run directory: {result.run_dir}")
+
+
+def _print_run_metrics(name: str, metrics: dict[str, Any]) -> None:
+    ks = metrics.get("protocol", {}).get("ks", [10])
+    k = 10 if 10 in ks else ks[0]
+    cols = [f"{m}@{k}" for m in ("precision", "recall", "ndcg", "map", "mrr", "hit")]
+    rows = {f"{name} (test)": metrics["test"]}
+    if "valid" in metrics:
+        rows[f"{name} (valid)"] = metrics["valid"]
+    out.print(metrics_table("Full-catalogue ranking, seen items excluded", rows, cols))
+    if "fit_seconds" in metrics:
+        out.print(f"fit {metrics['fit_seconds']:.2f}s, evaluation {metrics['eval_seconds']:.2f}s")
+
+
+@app.command()
+@friendly_errors
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `deeptarget train`.")],
+    data_dir: DataDirOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Re-create a run's split, load its saved model and evaluate it (valid and test)."""
+    from deeptarget.persistence import write_json
+    from deeptarget.runs import evaluate_run, load_run_config, with_overrides, write_config
+
+    if data_dir:
+        config = with_overrides(load_run_config(run_dir), {"data.data_dir": data_dir_option(data_dir)})
+        write_config(config, run_dir / "config.yaml")
+    metrics = evaluate_run(run_dir, progress=not as_json)
+    write_json(run_dir / "evaluation.json", metrics)
+    if as_json:
+        out.print_json(json.dumps(metrics))
+    else:
+        _print_run_metrics(metrics.get("model", "model"), metrics)
+
+
+@app.command()
+@friendly_errors
+def recommend(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `deeptarget train`.")],
+    user: Annotated[str, typer.Option("--user", "-u", help="Raw user id.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=10_000, help="Number of items.")] = 10,
+    include_seen: Annotated[bool, typer.Option("--include-seen", help="Allow already seen items.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Top-K recommendations for one user of a trained run."""
+    from deeptarget.loading import load_model
+
+    model = load_model(run_dir / "model")
+    items, scores = model.recommend([user], k=k, exclude_seen=not include_seen)
+    recs = [
+        {"rank": r + 1, "item": _plain(item), "score": float(score)}
+        for r, (item, score) in enumerate(zip(items[0], scores[0], strict=True))
+        if score > float("-inf")
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps({"user": user, "k": k, "items": recs}) + "\n")
+        return
+    table = Table(title=f"Top {k} for user {user}", title_justify="left")
+    for col in ("rank", "item", "score"):
+        table.add_column(col, justify="right" if col != "item" else "left")
+    for rec in recs:
+        table.add_row(str(rec["rank"]), str(rec["item"]), f"{rec['score']:.4f}")
+    out.print(table)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+@app.command()
+@friendly_errors
+def datasets(data_dir: DataDirOpt = None) -> None:
+    """List the dataset loaders and whether their files were found."""
+    from deeptarget.data.datasets.paths import resolve_data_dir
+    from deeptarget.data.loading import registered_datasets
+
+    root = resolve_data_dir(data_dir_option(data_dir))
+    table = Table(title=f"Datasets under {root}", title_justify="left")
+    table.add_column("name", no_wrap=True, min_width=22)
+    table.add_column("found", no_wrap=True)
+    for col in ("folder", "licence", "missing / how to get it"):
+        table.add_column(col)
+    for name, dataset in registered_datasets().items():
+        missing = dataset.missing_files(root)
+        found = "yes" if not missing else "no"
+        hint = ""
+        if missing:
+            hint = "missing: " + ", ".join(missing[:3])
+            if dataset.remote_files:
+                hint += " (downloadable)"
+        table.add_row(name, found, str(dataset.path(root)) if dataset.folder else "(built in)", dataset.licence, hint)
+    out.print(table)
+
+
+@app.command()
+@friendly_errors
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where to write the demo runs.")] = Path("runs/demo"),
+    n_users: Annotated[int, typer.Option("--users", min=10, help="Synthetic customers.")] = 2000,
+    n_items: Annotated[int, typer.Option("--items", min=10, help="Synthetic products.")] = 800,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic retailer and the split.")] = 0,
+    k: Annotated[int, typer.Option("-k", min=1, help="Recommendations per customer in the export.")] = 10,
+) -> None:
+    """Train the baselines on a synthetic retailer, compare them, export top-K recommendations for everyone."""
+    from deeptarget.cli.demo import run_demo
+
+    root = logging.getLogger("deeptarget")
+    if root.level == logging.INFO:  # the demo prints its own summary; keep the step-by-step log for -v
+        root.setLevel(logging.WARNING)
+    run_demo(out_dir, n_users=n_users, n_items=n_items, seed=seed, k=k, console=out)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The command line, in process: train -> evaluate -> recommend, datasets, demo, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from deeptarget.cli.main import app, parse_overrides
+
+runner = CliRunner()
+
+SMALL = {"n_users": 150, "n_items": 80, "seed": 3}
+
+
+def _write_config(path: Path, model: str = "ease", params: dict | None = None) -> Path:
+    config = {
+        "name": "cli-test",
+        "data": {"dataset": "synthetic", "params": SMALL},
+        "split": {"method": "random", "ratios": [0.8, 0.1, 0.1], "seed": 1},
+        "model": {"name": model, "params": params or {}},
+        "evaluation": {"ks": [5, 10]},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_train_evaluate_recommend_round_trip(tmp_path: Path) -> None:
+    config = _write_config(tmp_path / "run.yaml")
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(config), "--out", str(run_dir), "--set", "model.params.l2=50"])
+    assert result.exit_code == 0, result.output
+    for name in ("config.yaml", "metrics.json", "cleaning.json", "model/weights.safetensors"):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics["test"]) >= {"precision@10", "recall@10", "ndcg@10", "map@10", "mrr@10", "hit@10"}
+    assert "ndcg@10" in metrics["valid"]
+    assert metrics["protocol"]["split"]["method"] == "random"
+    assert metrics["fit_seconds"] >= 0
+    resolved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert resolved["model"]["params"]["l2"] == 50  # --set landed in the resolved config
+
+    result = runner.invoke(app, ["evaluate", str(run_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    again = json.loads(result.stdout)
+    assert again["test"]["ndcg@10"] == pytest.approx(metrics["test"]["ndcg@10"], abs=1e-6)
+
+    user = str(json.loads((run_dir / "model" / "encoders.json").read_text())["user"]["ids"][0])
+    result = runner.invoke(app, ["recommend", str(run_dir), "--user", user, "-k", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    recs = json.loads(result.stdout)
+    assert len(recs["items"]) == 5
+    assert [r["rank"] for r in recs["items"]] == [1, 2, 3, 4, 5]
+    scores = [r["score"] for r in recs["items"]]
+    assert scores == sorted(scores, reverse=True)
+
+    result = runner.invoke(app, ["recommend", str(run_dir), "--user", user, "-k", "3"])
+    assert result.exit_code == 0
+    assert "Top 3" in result.stdout
+
+
+def test_errors_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "missing.yaml" in result.stderr and "Traceback" not in result.output + result.stderr
+
+    bad = _write_config(tmp_path / "bad.yaml", model="no-such-model")
+    result = runner.invoke(app, ["train", str(bad), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1
+    assert "unknown model 'no-such-model'" in error_lines[0]
+    assert "Traceback" not in result.stderr
+
+    result = runner.invoke(app, ["evaluate", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "config.yaml" in result.stderr
+
+
+def test_unknown_user_is_a_clear_error(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert runner.invoke(app, ["train", str(_write_config(tmp_path / "c.yaml")), "--out", str(run_dir)]).exit_code == 0
+    result = runner.invoke(app, ["recommend", str(run_dir), "--user", "no-such-user"])
+    assert result.exit_code == 2
+    assert "unknown user id" in result.stderr
+
+
+def test_datasets_lists_loaders_and_whether_files_were_found(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["datasets", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("movielens-100k", "movielens-latest-small", "amazon-beauty", "synthetic"):
+        assert name in result.stdout
+    assert "no" in result.stdout
+
+
+@pytest.mark.realdata
+def test_datasets_finds_the_real_files(real_data_dir: Path) -> None:
+    result = runner.invoke(app, ["datasets", "--data-dir", str(real_data_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    line = next(line for line in result.stdout.splitlines() if "movielens-100k " in line)
+    assert " yes " in line
+
+
+def test_demo_trains_baselines_and_exports_recommendations(tmp_path: Path) -> None:
+    import pandas as pd
+
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--users", "200", "--items", "60"])
+    assert result.exit_code == 0, result.output
+    for name in ("popularity", "itemknn", "ease"):
+        assert name in result.stdout
+        assert (tmp_path / "demo" / name / "metrics.json").is_file()
+    recs = pd.read_parquet(tmp_path / "demo" / "recommendations.parquet")
+    assert recs["user"].nunique() == 200
+    assert recs.groupby("user").size().max() == 10
+    assert list(recs.columns) == ["user", "rank", "item", "score"]
+
+
+def test_parse_overrides_reads_yaml_scalars() -> None:
+    assert parse_overrides(["a.b=3", "c=[5, 10]", "d=true", "e=text"]) == {
+        "a.b": 3,
+        "c": [5, 10],
+        "d": True,
+        "e": "text",
+    }
