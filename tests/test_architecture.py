@@ -11,14 +11,15 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "deeptarget"
 
-# data <- nn <- training <- models <- evaluation <- runs/marketing <- {viz, cli, service}
-# (estimators own a Trainer, so the model-agnostic training engine sits below models; it never imports them)
+# data <- nn <- evaluation <- training <- models <- runs/marketing <- {viz, cli, service}
+# Estimators own a Trainer and stop early on a validation metric, so the model-agnostic training engine and the
+# metrics (which score any object with ``score_indices``) sit below models; neither imports a model.
 LAYER = {
     "data": 0,
     "nn": 1,
-    "training": 2,
-    "models": 3,
-    "evaluation": 4,
+    "evaluation": 2,
+    "training": 3,
+    "models": 4,
     "runs": 5,
     "loading": 5,
     "marketing": 5,

@@ -28,6 +28,7 @@ from deeptarget.errors import ConfigError, DataError
 from deeptarget.evaluation.protocol import ProtocolCard
 from deeptarget.evaluation.ranking import evaluate_ranking
 from deeptarget.models.base import Recommender
+from deeptarget.models.recommend.torch_base import TorchRecommender
 from deeptarget.persistence import write_json
 from deeptarget.registry import MODELS
 
@@ -117,9 +118,18 @@ def _split_summary(split: Split) -> dict[str, Any]:
 
 
 def train_on_split(
-    config: RunConfig, data: PreparedData, out_dir: str | os.PathLike[str], *, progress: bool = False
+    config: RunConfig,
+    data: PreparedData,
+    out_dir: str | os.PathLike[str],
+    *,
+    progress: bool = False,
+    resume: bool = False,
 ) -> RunResult:
-    """Fit the configured model on an already prepared split and write a complete run directory."""
+    """Fit the configured model on an already prepared split and write a complete run directory.
+
+    Deep models write ``history.csv`` (and, with ``train.checkpoint``, a checkpoint per epoch) into the run
+    directory; ``resume=True`` continues from the last checkpoint there after a crash.
+    """
     run_dir = Path(out_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_config(config, run_dir / CONFIG_FILE)
@@ -130,7 +140,10 @@ def train_on_split(
     model = build_model(config.model)
     split = data.split
     logger.info("fitting %s on %d interactions", config.model.name, len(split.train))
-    model.fit(split.train, valid=split.valid)
+    if isinstance(model, TorchRecommender):
+        model.fit(split.train, valid=split.valid, run_dir=run_dir, resume=resume)
+    else:
+        model.fit(split.train, valid=split.valid)
     metrics = _evaluate(config, model, split, progress=progress)
     metrics["model"] = config.model.name
     metrics["protocol"] = _protocol(config, data).to_dict()
@@ -176,10 +189,12 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
     return {k: round(float(v), 6) for k, v in metrics.items()}
 
 
-def train_run(config: RunConfig, out_dir: str | os.PathLike[str], *, progress: bool = False) -> RunResult:
+def train_run(
+    config: RunConfig, out_dir: str | os.PathLike[str], *, progress: bool = False, resume: bool = False
+) -> RunResult:
     """Load, clean, split, fit, evaluate and write a run directory for ``config``."""
     data = prepare_data(config)
-    return train_on_split(config, data, out_dir, progress=progress)
+    return train_on_split(config, data, out_dir, progress=progress, resume=resume)
 
 
 def write_config(config: RunConfig, path: Path) -> None:

@@ -140,6 +140,9 @@ def train(
         typer.Option("--set", "-s", help="Override a config field: --set model.params.l2=250 (repeatable)."),
     ] = None,
     data_dir: DataDirOpt = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a crashed run from the last checkpoint in --out.")
+    ] = False,
 ) -> None:
     """Train the model a config names and write a run directory (config, model, metrics, cleaning report)."""
     from deeptarget.config import RunConfig
@@ -153,7 +156,12 @@ def train(
             run_config = with_overrides(run_config, {"data.data_dir": resolved})
     elif data_dir:
         run_config = with_overrides(run_config, {"data.data_dir": data_dir_option(data_dir)})
-    result = train_run(run_config, out_dir, progress=True)
+    result = train_run(run_config, out_dir, progress=True, resume=resume)
+    history = result.run_dir / "history.csv"
+    if history.is_file():
+        from deeptarget.viz.curves import plot_learning_curves
+
+        plot_learning_curves(history, result.run_dir / "learning_curve.png", title=run_config.name)
     _print_run_metrics(run_config.model.name, result.metrics)
     out.print(f"run directory: {result.run_dir}")
 

@@ -43,7 +43,7 @@ import torch
 
 from deeptarget.data.interactions import Interactions
 from deeptarget.errors import ConfigError, DataError
-from deeptarget.models.topk import csr_rows_to_index, mask_csr_rows_
+from deeptarget.evaluation.topk import csr_rows_to_index, mask_csr_rows_
 from deeptarget.registry import METRICS
 
 __all__ = [

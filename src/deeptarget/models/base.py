@@ -18,7 +18,7 @@ from deeptarget.config import Config
 from deeptarget.data.encoders import IdEncoder
 from deeptarget.data.interactions import Interactions
 from deeptarget.errors import ConfigError, DataError, NotFittedError
-from deeptarget.models.topk import mask_csr_rows_, topk
+from deeptarget.evaluation.topk import mask_csr_rows_, topk
 from deeptarget.persistence import read_model_dir, write_model_dir
 
 __all__ = ["Recommender"]
