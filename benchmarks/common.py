@@ -49,12 +49,15 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def markdown_table(records: list[BenchRecord], metric_names: list[str]) -> str:
-    head = ["dataset", "protocol", "system", "model", *metric_names, "fit s", "eval s", "notes"]
+    with_epochs = any(r.epoch_seconds is not None for r in records)
+    timing = ["fit s", "s/epoch", "eval s"] if with_epochs else ["fit s", "eval s"]
+    head = ["dataset", "protocol", "system", "model", *metric_names, *timing, "notes"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in records:
         cells = [r.dataset, r.protocol, r.system, r.model]
         cells += [f"{r.metrics[m]:.4f}" if m in r.metrics else "–" for m in metric_names]
-        cells += [_num(r.fit_seconds), _num(r.eval_seconds), r.notes]
+        cells += [_num(r.fit_seconds)] + ([_num(r.epoch_seconds)] if with_epochs else []) + [_num(r.eval_seconds)]
+        cells.append(r.notes)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

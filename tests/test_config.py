@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from deeptarget.config import CleaningConfig, DataConfig, RunConfig, SplitConfig
+from deeptarget.config import CleaningConfig, Config, DataConfig, RunConfig, SplitConfig, TrainConfig
 from deeptarget.errors import ConfigError
 from deeptarget.runs import with_overrides
 
@@ -52,3 +54,21 @@ def test_dotted_overrides() -> None:
     assert config.model.name == "itemknn"
     with pytest.raises(ConfigError, match=r"split\.seed"):
         with_overrides(RunConfig(), {"split.seed.x": 1})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _ModelConfig(Config):
+    train: TrainConfig = dataclasses.field(default_factory=lambda: TrainConfig(lr=3e-3, batch_size=256))
+
+
+def test_partial_nested_section_overrides_the_field_default_not_the_class_default() -> None:
+    config = _ModelConfig.from_dict({"train": {"epochs": 7}})
+    assert config.train.epochs == 7
+    assert config.train.lr == 3e-3  # kept from the model's tuned default
+    assert config.train.batch_size == 256
+
+
+def test_a_data_section_replaces_the_default_source() -> None:
+    config = RunConfig.from_dict({"data": {"path": "x.csv"}})
+    assert config.data.path == "x.csv"
+    assert config.data.dataset is None

@@ -48,7 +48,8 @@ class Config:
     deeptarget.errors.ConfigError: Demo.mode: expected one of ['a', 'b'], got 'c'
     """
 
-    _section: ClassVar[str] = ""
+    #: when a mapping gives only some fields of a nested section, start from the enclosing field's default
+    merge_partial: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.validate()
@@ -75,12 +76,31 @@ class Config:
         unknown = sorted(set(data) - set(fields))
         if unknown:
             raise ConfigError(f"{cls.__name__}: unknown field(s) {unknown}; known fields: {sorted(fields)}")
-        kwargs = {name: _coerce(hints[name], value, f"{cls.__name__}.{name}") for name, value in data.items()}
+        kwargs = {}
+        for name, value in data.items():
+            default = _nested_default(fields[name], hints[name])
+            if default is not None and isinstance(value, Mapping) and default.merge_partial:
+                # a partial section overrides the field's own default (a model's tuned TrainConfig), not the
+                # section class's generic defaults
+                value = {**default.to_dict(), **value}
+            kwargs[name] = _coerce(hints[name], value, f"{cls.__name__}.{name}")
         return cls(**kwargs)
 
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied (validated)."""
         return dataclasses.replace(self, **changes)
+
+
+def _nested_default(field: dataclasses.Field[Any], hint: Any) -> Config | None:
+    if not (isinstance(hint, type) and issubclass(hint, Config)):
+        return None
+    if field.default_factory is not dataclasses.MISSING:
+        value = field.default_factory()
+    elif isinstance(field.default, Config):
+        value = field.default
+    else:
+        return None
+    return value if isinstance(value, Config) else None
 
 
 def _plain(value: Any) -> Any:
@@ -263,6 +283,8 @@ class DataConfig(Config):
     Exactly one of ``dataset``, ``path`` or ``sql`` is set. ``params`` go to the dataset loader (for example the
     size of the synthetic retailer).
     """
+
+    merge_partial: ClassVar[bool] = False  # its sources exclude each other: a new section replaces the default
 
     dataset: str | None = None
     data_dir: str | None = None

@@ -24,6 +24,32 @@ from deeptarget.registry import MODELS
 SMALL_CONFIGS: dict[str, dict[str, Any]] = {
     "itemknn": {"k": 10, "shrink": 1.0},
     "ease": {"l2": 10.0},
+    "mf": {"embedding_dim": 8, "train": {"epochs": 20, "batch_size": 32, "lr": 0.05, "l2": 0.02, "device": "cpu"}},
+    "neumf": {
+        "embedding_dim": 8,
+        "mlp_layers": [16, 8],
+        "n_negatives": 2,
+        "train": {"epochs": 20, "batch_size": 32, "lr": 0.02, "l2": 0.02, "device": "cpu", "num_threads": 1},
+    },
+    "multvae": {
+        "hidden_sizes": [16],
+        "latent_dim": 8,
+        "dropout": 0.2,
+        "anneal_cap": 0.05,
+        "total_anneal_steps": 0,
+        "train": {"epochs": 40, "batch_size": 8, "lr": 0.01, "device": "cpu", "num_threads": 1},
+    },
+    "multdae": {
+        "latent_dim": 8,
+        "dropout": 0.2,
+        "train": {"epochs": 40, "batch_size": 8, "lr": 0.01, "l2": 0.0, "device": "cpu", "num_threads": 1},
+    },
+    "mlp": {
+        "embedding_dim": 8,
+        "hidden_sizes": [16],
+        "dropout": 0.0,
+        "train": {"epochs": 40, "batch_size": 8, "lr": 0.01, "l2": 0.0, "device": "cpu", "num_threads": 1},
+    },
 }
 # models whose ranking is the same for everyone: the planted-preference check asks them for the popular item
 NON_PERSONALISED = {"popularity"}

@@ -3,17 +3,35 @@
 - ``popularity``: :class:`Popularity`, the most popular unseen items
 - ``itemknn``: :class:`ItemKNN`, item-based k-nearest-neighbours on a sparse cosine / Jaccard similarity
 - ``ease``: :class:`EASE`, Steck's closed-form linear autoencoder
+- ``multvae`` / ``multdae``: :class:`MultVAE` / :class:`MultDAE`, Liang et al.'s autoencoders of a user's items
+- ``mlp``: :class:`MLPRecommender`, user embedding -> ReLU layers -> a score per item
+- ``mf``: :class:`MatrixFactorization`, user and item embeddings, BPR / BCE on sampled negatives
+- ``neumf``: :class:`NeuMF`, He et al.'s GMF and MLP towers fused into one logit
 """
 
 from deeptarget.models.recommend.ease import EASE, EASEConfig, ease_weights
 from deeptarget.models.recommend.itemknn import ItemKNN, ItemKNNConfig, item_similarity
+from deeptarget.models.recommend.mf import MatrixFactorization, MFConfig
+from deeptarget.models.recommend.mlp import MLPRecConfig, MLPRecommender
+from deeptarget.models.recommend.neumf import NeuMF, NeuMFConfig
 from deeptarget.models.recommend.popularity import Popularity, PopularityConfig
+from deeptarget.models.recommend.vae import MultDAE, MultDAEConfig, MultVAE, MultVAEConfig
 
 __all__ = [
     "EASE",
     "EASEConfig",
     "ItemKNN",
     "ItemKNNConfig",
+    "MFConfig",
+    "MLPRecConfig",
+    "MLPRecommender",
+    "MatrixFactorization",
+    "MultDAE",
+    "MultDAEConfig",
+    "MultVAE",
+    "MultVAEConfig",
+    "NeuMF",
+    "NeuMFConfig",
     "Popularity",
     "PopularityConfig",
     "ease_weights",
