@@ -28,3 +28,15 @@ def test_readme_python_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert (tmp_path / "artifacts" / "ease" / "weights.safetensors").is_file()
     items_out = namespace["items"]
     assert isinstance(items_out, np.ndarray) and items_out.shape == (1, 10)
+    # the five-line deep model on the same file
+    assert len(blocks) >= 2, "README lost its deep-model example"
+    deep: dict[str, object] = {}
+    exec(compile(blocks[1], "README.md", "exec"), deep)
+    recommended = deep["items"]
+    assert isinstance(recommended, np.ndarray) and recommended.shape == (1, 10)
+    # customer-1 belongs to taste group 1 (sku-10 .. sku-21) and has bought all of it: those are excluded, but
+    # with nothing excluded the deep model ranks the group first
+    model = deep["model"]
+    top, _ = model.recommend(["customer-1"], k=10, exclude_seen=False)  # type: ignore[attr-defined]
+    in_group = [10 <= int(str(i).split("-")[1]) <= 21 for i in top[0]]
+    assert sum(in_group) >= 8

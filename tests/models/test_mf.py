@@ -92,7 +92,7 @@ def test_step_computes_the_chosen_loss_from_the_dot_products(bpr_model: MatrixFa
         assert out.loss.item() == pytest.approx(bpr_loss(pos, neg).item(), rel=1e-5)
         assert pairwise_loss("bce", pos, neg).item() == pytest.approx(bce_with_negatives(pos, neg).item())
     # the rows to penalise are the looked-up ones, scaled to a batch mean
-    total = sum(float(t.square().sum()) for t in out.regularize)
+    total = out.penalty_scale * sum(float(t.square().sum()) for t in out.regularize)
     with torch.no_grad():
         expected = float(p.square().sum() + net.item_embedding.weight[batch.items].square().sum())
         expected += float(net.item_embedding.weight[batch.negatives].square().sum())

@@ -265,7 +265,7 @@ def _train_dropout_net(seed: int) -> tuple[dict[str, torch.Tensor], list[dict[st
     history = Trainer(config).fit(
         module, _regression_step, _regression_batches(x, y, seed), validate=lambda m: {"loss": 1.0}
     )
-    records = [{k: v for k, v in r.items() if k != "seconds"} for r in history]
+    records = [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in history]
     return module.state_dict(), records
 
 
@@ -322,10 +322,21 @@ def test_history_records_every_epoch_and_is_written_as_csv(tmp_path: Path) -> No
     )
     assert calls == [False, False, False]  # epochs 1, 3 and the last one, in eval mode
     frame = history.to_frame()
-    assert frame.columns.tolist() == ["epoch", "train/loss", "lr", "valid/loss", "valid/r", "seconds"]
+    assert frame.columns.tolist() == [
+        "epoch",
+        "train/loss",
+        "lr",
+        "valid/loss",
+        "valid/r",
+        "train_seconds",
+        "valid_seconds",
+        "seconds",
+    ]
     assert frame["epoch"].tolist() == [0, 1, 2, 3, 4]
     assert frame["valid/loss"].isna().tolist() == [True, False, True, False, False]
-    assert (frame["seconds"] > 0).all()
+    assert frame["valid_seconds"].isna().tolist() == frame["valid/loss"].isna().tolist()
+    assert (frame["seconds"] >= frame["train_seconds"] + frame["valid_seconds"].fillna(0)).all()
+    assert (frame["train_seconds"] > 0).all()
     written = pd.read_csv(tmp_path / "history.csv")
     assert written.columns.tolist() == frame.columns.tolist()
     np.testing.assert_allclose(written["train/loss"], frame["train/loss"])
@@ -524,3 +535,30 @@ def test_training_never_imports_the_outer_layers() -> None:
             n for n in names if n.startswith(("matplotlib", "deeptarget.viz", "deeptarget.cli", "deeptarget.service"))
         ]
         assert bad == [], f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("penalties", [{"l2": 0.3}, {"l1": 0.05}, {"l2": 0.1, "l1": 0.02}])
+def test_whole_parameter_penalties_equal_the_autograd_ones(penalties: dict[str, float]) -> None:
+    # a step that returns the weight itself (a leaf: gradient added directly) must train exactly like one that
+    # returns a non-leaf copy of it (gradient through autograd)
+    x, y = _regression()
+
+    def run(as_leaf: bool) -> tuple[torch.Tensor, list[float]]:
+        torch.manual_seed(0)
+        module = torch.nn.Linear(3, 1)
+
+        def step(m: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+            lin: torch.nn.Linear = m  # type: ignore[assignment]
+            loss = ((lin(batch[0])[:, 0] - batch[1]) ** 2).mean()
+            weight = lin.weight if as_leaf else lin.weight * 1.0
+            return StepOutput(loss=loss, regularize=(weight,), penalty_scale=0.5)
+
+        batches = lambda epoch: [(x[i : i + 32], y[i : i + 32]) for i in range(0, len(x), 32)]  # noqa: E731
+        history = Trainer(_config(epochs=4, lr=0.05, **penalties)).fit(module, step, batches)
+        return module.weight.detach().clone(), history["train/penalty"]
+
+    leaf_weight, leaf_penalty = run(as_leaf=True)
+    graph_weight, graph_penalty = run(as_leaf=False)
+    assert torch.allclose(leaf_weight, graph_weight, atol=1e-6)
+    assert leaf_penalty == pytest.approx(graph_penalty, rel=1e-6)
+    assert leaf_penalty[-1] > 0

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from deeptarget.config import CleaningConfig, ColumnMap
 from deeptarget.data.encoders import IdEncoder
 from deeptarget.errors import DataError
 
@@ -94,6 +96,47 @@ class Interactions:
         self._validate()
 
     # ------------------------------------------------------------------ construction
+    @classmethod
+    def read(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        user: str = "user_id",
+        item: str = "item_id",
+        time: str | None = None,
+        value: str | None = None,
+        weight: str | None = None,
+        cleaning: CleaningConfig | None = None,
+        **read_options: Any,
+    ) -> Interactions:
+        """Read a CSV / TSV / Parquet / JSON-lines file of interactions, map its columns and clean it.
+
+        ``read_options`` go to :func:`~deeptarget.data.readers.read_table` (``delimiter``, ``header``, ...).
+        ``cleaning`` defaults to :class:`~deeptarget.config.CleaningConfig()` (exact duplicates, missing ids,
+        unparseable values and impossible timestamps removed); what it removes is logged (INFO). For the
+        report itself, call :func:`~deeptarget.data.cleaning.clean` on the frame yourself.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "buys.csv"
+        >>> _ = path.write_text("customer,sku\\nc1,a\\nc1,a\\nc2,b\\n")
+        >>> inter = Interactions.read(path, user="customer", item="sku")  # the duplicate row is removed
+        >>> len(inter), inter.n_users, inter.n_items
+        (2, 2, 2)
+        """
+        from deeptarget.data.cleaning import clean
+        from deeptarget.data.readers import map_columns, read_table
+
+        source = str(path)
+        frame = map_columns(
+            read_table(os.fspath(path), **read_options),
+            ColumnMap(user=user, item=item, time=time, value=value, weight=weight),
+            source=source,
+        )
+        frame, _ = clean(frame, cleaning or CleaningConfig(), source=source)
+        return cls.from_frame(frame, source=source)
+
     @classmethod
     def from_frame(
         cls,

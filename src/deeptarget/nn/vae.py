@@ -50,7 +50,14 @@ class _RowAutoEncoder(nn.Module):
         _init_linear_(self)
 
     def _encoder_input(self, rows: torch.Tensor) -> torch.Tensor:
-        return self.input_dropout(normalize(rows, p=2.0, dim=1))  # type: ignore[no-any-return]
+        x = normalize(rows, p=2.0, dim=1)
+        p = self.input_dropout.p
+        if not self.training or p == 0.0:
+            return x
+        # inverted dropout from one uniform draw: the same distribution as nn.Dropout, whose bernoulli_ is ~3x
+        # slower on CPU for a dense (batch x n_items) input
+        keep = torch.rand_like(x) >= p
+        return x * keep / (1.0 - p)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Unnormalised scores of every item, ``(batch, n_items)``, from a batch of codes."""

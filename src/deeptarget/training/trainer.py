@@ -71,6 +71,9 @@ class StepOutput:
     n_samples
         Number of examples in the batch, used to weight the epoch mean; by default the length of the batch's
         first tensor.
+    penalty_scale
+        Factor on the penalties of ``regularize``, e.g. ``1 / batch_size`` for a batch-mean penalty whose
+        coefficient does not depend on the batch size (cheaper than scaling the rows themselves).
 
     Examples
     --------
@@ -83,6 +86,7 @@ class StepOutput:
     regularize: Sequence[torch.Tensor] = ()
     metrics: Mapping[str, torch.Tensor | float] = dataclasses.field(default_factory=dict)
     n_samples: int | None = None
+    penalty_scale: float = 1.0
 
 
 StepFn = Callable[[torch.nn.Module, Batch], "StepOutput | torch.Tensor"]
@@ -91,8 +95,9 @@ ValidateFn = Callable[[torch.nn.Module], Mapping[str, float]]
 
 
 class History:
-    """Per-epoch logs of a run: one record per epoch with ``epoch``, ``train/loss``, ``lr``, ``seconds`` and
-    the validation metrics (``valid/...``) of the epochs that were validated.
+    """Per-epoch logs of a run: one record per epoch with ``epoch``, ``train/loss``, ``lr``, the validation
+    metrics (``valid/...``) of the epochs that were validated, and wall-clock ``train_seconds`` (the training
+    batches), ``valid_seconds`` (the validation pass, when there was one) and ``seconds`` (the whole epoch).
 
     Examples
     --------
@@ -137,7 +142,7 @@ class History:
 
     @property
     def columns(self) -> list[str]:
-        """Every logged key: ``epoch``, ``train/...``, ``lr``, ``valid/...``, others, ``seconds``."""
+        """Every logged key: ``epoch``, ``train/...``, ``lr``, ``valid/...``, others, then the timings."""
         seen: dict[str, None] = {}
         for record in self.records:
             seen.update(dict.fromkeys(record))
@@ -192,7 +197,7 @@ def _column_rank(column: str) -> int:
         return 2
     if column.startswith("valid/"):
         return 3
-    return 5 if column == "seconds" else 4
+    return {"train_seconds": 5, "valid_seconds": 6, "seconds": 7}.get(column, 4)
 
 
 def _batch_size(batch: Batch) -> int | None:
@@ -404,8 +409,11 @@ class Trainer:
             lr = current_lr(self.optimizer)
             logs = self._train_epoch(epoch, step, batches)
             logs = {"epoch": epoch, **logs, "lr": lr}
+            train_seconds = time.perf_counter() - started
             if validate is not None and ((epoch + 1) % config.validate_every == 0 or epoch == config.epochs - 1):
                 logs.update(self._validate(validate))
+                logs["valid_seconds"] = time.perf_counter() - started - train_seconds
+            logs["train_seconds"] = train_seconds
             logs["seconds"] = time.perf_counter() - started
             step_scheduler(self.scheduler, logs, config.monitor)
             self.history.append(logs)
@@ -440,16 +448,23 @@ class Trainer:
             optimizer.zero_grad(set_to_none=True)
             out = self._as_step_output(step(module, batch))
             objective = out.loss
+            leaves: list[torch.Tensor] = []
             if penalised:
                 if not out.regularize and self.global_step == 0:
                     logger.warning("TrainConfig.l2 / l1 > 0 but step() returned no tensors to regularise")
-                penalty = torch.zeros((), device=device)
-                if config.l2 > 0:
-                    penalty = penalty + config.l2 * l2_penalty(out.regularize)
-                if config.l1 > 0:
-                    penalty = penalty + config.l1 * l1_penalty(out.regularize)
+                # Whole parameters (autograd leaves) get the penalty's gradient added directly after backward:
+                # the same gradient autograd would give, without a graph through every weight. Looked-up rows
+                # (not leaves) go through autograd, which routes their gradient to the rows they came from.
+                leaves = [t for t in out.regularize if t.is_leaf and t.requires_grad]
+                rows = [t for t in out.regularize if not (t.is_leaf and t.requires_grad)]
+                penalty = self._penalty(rows, out.penalty_scale) if rows else torch.zeros((), device=device)
                 objective = objective + penalty
+                if leaves:
+                    with torch.no_grad():
+                        penalty = penalty + self._penalty(leaves, out.penalty_scale)
             objective.backward()  # type: ignore[no-untyped-call]
+            if leaves:
+                self._add_penalty_gradients(leaves, out.penalty_scale)
             if self.global_step == 0:
                 self._check_gradients()
             if clip is not None:
@@ -487,6 +502,27 @@ class Trainer:
         for name, total in metric_sums.items():
             logs[f"train/{name}"] = float(total.item()) / n_total
         return logs
+
+    def _penalty(self, tensors: Sequence[torch.Tensor], scale: float) -> torch.Tensor:
+        config = self.config
+        penalty = torch.zeros((), device=self.device)
+        if config.l2 > 0:
+            penalty = penalty + config.l2 * l2_penalty(tensors)
+        if config.l1 > 0:
+            penalty = penalty + config.l1 * l1_penalty(tensors)
+        return penalty * scale if scale != 1.0 else penalty
+
+    @torch.no_grad()
+    def _add_penalty_gradients(self, leaves: Sequence[torch.Tensor], scale: float) -> None:
+        """Add the gradient of ``scale * (l2 * sum(t**2) + l1 * sum(|t|))`` to each leaf's ``.grad``."""
+        config = self.config
+        for t in leaves:
+            if t.grad is None:
+                t.grad = torch.zeros_like(t)
+            if config.l2 > 0:
+                t.grad.add_(t, alpha=2.0 * config.l2 * scale)
+            if config.l1 > 0:
+                t.grad.add_(torch.sign(t), alpha=config.l1 * scale)
 
     def _validate(self, validate: ValidateFn) -> dict[str, float]:
         self.module.eval()

@@ -80,7 +80,11 @@ def plot_learning_curves(
     if len(frame) == 0:
         raise DataError("the history has no epochs", file=source)
     epochs = pd.to_numeric(frame["epoch"], errors="coerce")
-    numeric = {c: pd.to_numeric(frame[c], errors="coerce") for c in frame.columns if c not in ("epoch", "seconds")}
+    numeric = {
+        c: pd.to_numeric(frame[c], errors="coerce")
+        for c in frame.columns
+        if c not in ("epoch", "seconds", "train_seconds", "valid_seconds")
+    }
     loss_columns = [c for c in numeric if c.rsplit("/", 1)[-1].endswith("loss") and numeric[c].notna().any()]
     metric_columns = [
         c for c in numeric if c.startswith("valid/") and c not in loss_columns and numeric[c].notna().any()

@@ -237,19 +237,25 @@ class MatrixFactorization(TorchRecommender):
     def _step(self, module: torch.nn.Module, batch: PairBatch) -> StepOutput:
         net: MFNetwork = module  # type: ignore[assignment]
         users, items, negatives = batch
-        p = net.user_embedding(users)
-        q_pos = net.item_embedding(items)
-        q_neg = net.item_embedding(negatives)
-        pos = (p * q_pos).sum(-1)
-        neg = (p[:, None, :] * q_neg).sum(-1)
-        if net.item_bias is not None:
-            pos = pos + net.item_bias(items)[:, 0]
-            neg = neg + net.item_bias(negatives)[..., 0]
-        loss = pairwise_loss(self.config.loss, pos, neg)
-        # penalised by the Trainer when TrainConfig.l2 / l1 > 0; as a batch mean, so that the coefficient does
-        # not depend on batch_size
-        scale = 1.0 / math.sqrt(len(users))
-        return StepOutput(loss=loss, regularize=(p * scale, q_pos * scale, q_neg * scale))
+        p = net.user_embedding.weight.index_select(0, users)
+        # one gather for the positive and its negatives: (batch, 1 + n_negatives, dim)
+        candidates = torch.cat((items[:, None], negatives), dim=1)
+        q = net.item_embedding.weight.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
+        bias = net.item_bias.weight[:, 0][candidates] if net.item_bias is not None else None
+        if self.config.loss == "bpr":
+            # BPR needs only the differences s_ui - s_uj = <p_u, q_i - q_j> (+ b_i - b_j)
+            diff = ((q[:, :1] - q[:, 1:]) * p[:, None, :]).sum(-1)
+            if bias is not None:
+                diff = diff + (bias[:, :1] - bias[:, 1:])
+            loss = -torch.nn.functional.logsigmoid(diff).mean()
+        else:
+            scores = (q * p[:, None, :]).sum(-1)
+            if bias is not None:
+                scores = scores + bias
+            loss = pairwise_loss("bce", scores[:, 0], scores[:, 1:])
+        # penalised by the Trainer when TrainConfig.l2 / l1 > 0: the squared norms of the rows looked up, as a
+        # batch mean so that the coefficient does not depend on batch_size
+        return StepOutput(loss=loss, regularize=(p, q), penalty_scale=1.0 / len(users))
 
     def _score_network(self, user_indices: torch.Tensor) -> torch.Tensor:
         return self.network_(user_indices)  # type: ignore[no-any-return]

@@ -231,10 +231,11 @@ class NeuMF(TorchRecommender):
         candidates = torch.cat([items[:, None], negatives], dim=1)  # (batch, 1 + n_negatives)
         logits = net(users, candidates)
         loss = pairwise_loss(self.config.loss, logits[:, 0], logits[:, 1:])
-        # the Trainer penalises these only when its config's l2 / l1 > 0; as a batch mean, so that the
-        # coefficient does not depend on batch_size
-        scale = 1.0 / math.sqrt(len(users))
-        return StepOutput(loss=loss, regularize=tuple(rows * scale for rows in net.lookups(users, candidates)))
+        # the rows the batch looked up, penalised by the Trainer when its l2 / l1 > 0 (not even gathered
+        # otherwise); as a batch mean, so that the coefficient does not depend on batch_size
+        config = self.train_config
+        rows = net.lookups(users, candidates) if config.l2 > 0 or config.l1 > 0 else ()
+        return StepOutput(loss=loss, regularize=rows, penalty_scale=1.0 / len(users))
 
     # ------------------------------------------------------------------ scoring
     def _score_network(self, user_indices: torch.Tensor) -> torch.Tensor:
