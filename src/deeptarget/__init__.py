@@ -40,6 +40,15 @@ from deeptarget.evaluation.protocol import ProtocolCard
 from deeptarget.evaluation.ranking import RankingResult, evaluate_ranking
 from deeptarget.loading import load_model
 from deeptarget.models.base import Recommender
+from deeptarget.models.ctr import (
+    DCNv2,
+    DeepFM,
+    FactorizationMachine,
+    LogisticRegression,
+    MLPClassifier,
+    ResponseConfig,
+    WideDeep,
+)
 from deeptarget.models.recommend import (
     EASE,
     EASEConfig,
@@ -58,11 +67,12 @@ from deeptarget.models.recommend import (
     Popularity,
     PopularityConfig,
 )
-from deeptarget.registry import DATASETS, METRICS, MODELS
+from deeptarget.registry import CLASSIFIERS, DATASETS, METRICS, MODELS
 
 load = load_model
 
 __all__ = [
+    "CLASSIFIERS",
     "DATASETS",
     "EASE",
     "METRICS",
@@ -71,17 +81,22 @@ __all__ = [
     "CleaningReport",
     "ColumnMap",
     "ConfigError",
+    "DCNv2",
     "DataConfig",
     "DataError",
+    "DeepFM",
     "DeepTargetError",
     "EASEConfig",
     "EvaluationConfig",
+    "FactorizationMachine",
     "IdEncoder",
     "Interactions",
     "ItemKNN",
     "ItemKNNConfig",
     "LoadResult",
+    "LogisticRegression",
     "MFConfig",
+    "MLPClassifier",
     "MLPRecConfig",
     "MLPRecommender",
     "MatrixFactorization",
@@ -98,6 +113,7 @@ __all__ = [
     "ProtocolCard",
     "RankingResult",
     "Recommender",
+    "ResponseConfig",
     "RunConfig",
     "Sequences",
     "Split",
@@ -105,6 +121,7 @@ __all__ = [
     "SyntheticConfig",
     "TrainConfig",
     "UnknownIdError",
+    "WideDeep",
     "__version__",
     "clean",
     "evaluate_ranking",

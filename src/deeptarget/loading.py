@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from deeptarget.persistence import read_model_type
-from deeptarget.registry import MODELS
+from deeptarget.registry import CLASSIFIERS, MODELS
 
 __all__ = ["load_model"]
 
@@ -18,8 +18,9 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     --------
     >>> model = load_model("runs/demo/ease/model")  # doctest: +SKIP
     """
+    import deeptarget.models.ctr
     import deeptarget.models.recommend  # noqa: F401  (registers the built-in models)
 
     model_type = read_model_type(path)
-    cls = MODELS.get(model_type)
+    cls = CLASSIFIERS.get(model_type) if model_type in CLASSIFIERS else MODELS.get(model_type)
     return cls.load(path)

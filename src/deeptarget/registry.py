@@ -71,5 +71,7 @@ class Registry(Generic[T]):
 MODELS: Registry[Any] = Registry("model")
 DATASETS: Registry[Any] = Registry("dataset")
 METRICS: Registry[Any] = Registry("metric")
+CLASSIFIERS: Registry[Any] = Registry("classifier")
+"""Tabular response / risk / intent models with ``fit(X, y)`` and ``predict_proba(X)``."""
 
-__all__ += ["DATASETS", "METRICS", "MODELS"]
+__all__ += ["CLASSIFIERS", "DATASETS", "METRICS", "MODELS"]
