@@ -133,9 +133,16 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"
 @pytest.mark.parametrize("config_file", CONFIGS, ids=lambda p: p.name)
 def test_every_shipped_config_parses_into_a_registered_model(config_file: Path) -> None:
     from deeptarget.config import RunConfig
+    from deeptarget.marketing.campaigns import ResponseRunConfig
+    from deeptarget.registry import CLASSIFIERS
     from deeptarget.runs import build_model
 
-    config = RunConfig.from_dict(yaml.safe_load(config_file.read_text()))
+    raw = yaml.safe_load(config_file.read_text())
+    if raw.get("task") == "response":
+        response = ResponseRunConfig.from_dict(raw)
+        assert response.name == config_file.stem and response.model.name in CLASSIFIERS
+        return
+    config = RunConfig.from_dict(raw)
     model = build_model(config.model)
     assert model.config is not None and config.name == config_file.stem
 
@@ -157,3 +164,57 @@ def test_deep_model_on_your_own_csv_in_one_line(tmp_path: Path) -> None:
     # a random ranking of the ~70 unseen items puts a group's held-out item in the top 10 far less often
     assert metrics["test"]["hit@10"] > 0.5
     assert (tmp_path / "vae" / "history.csv").is_file() and (tmp_path / "vae" / "learning_curve.png").is_file()
+
+
+def test_response_run_and_audience(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    tenure = rng.integers(0, 10, n)
+    plan = rng.choice(["basic", "gold"], n)
+    p = 0.05 + 0.4 * (plan == "gold") * (tenure > 5)
+    frame = pd.DataFrame(
+        {"id": np.arange(n), "tenure": tenure, "plan": plan, "bought": (rng.random(n) < p).astype(int)}
+    )
+    frame.to_csv(tmp_path / "customers.csv", index=False)
+    config = {
+        "task": "response",
+        "name": "cli-response",
+        "data": {"path": str(tmp_path / "customers.csv"), "label": "bought", "drop": ["id"]},
+        "split": {"method": "random", "ratios": [0.7, 0.15, 0.15], "seed": 1},
+        "model": {"name": "logreg", "params": {"train": {"epochs": 15, "lr": 0.05, "monitor": "valid/auc"}}},
+    }
+    (tmp_path / "response.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "response.yaml"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["auc"] > 0.75 and metrics["protocol"]["rows"]["test"] == 450
+
+    fresh = frame.drop(columns=["bought"]).head(1000)
+    fresh.to_csv(tmp_path / "fresh.csv", index=False)
+    args = ["audience", str(tmp_path / "run"), "--data", str(tmp_path / "fresh.csv"), "--budget", "150"]
+    result = runner.invoke(app, [*args, "--cost-per-contact", "1.5", "--value-per-response", "40"])
+    assert result.exit_code == 0, result.output
+    assert "expected lift over random targeting" in result.output
+    chosen = pd.read_csv(tmp_path / "fresh.audience.csv")
+    assert len(chosen) == 100  # the budget buys 100 contacts
+    # the most promising customers (gold, long tenure) fill the audience
+    assert ((chosen["plan"] == "gold") & (chosen["tenure"] > 5)).mean() > 0.9
+    assert chosen["score"].is_monotonic_decreasing
+
+    result = runner.invoke(
+        app,
+        [
+            "audience",
+            str(tmp_path),
+            "--data",
+            str(tmp_path / "fresh.csv"),
+            "--cost-per-contact",
+            "1",
+            "--value-per-response",
+            "2",
+        ],
+    )
+    assert result.exit_code == 2 and "not a response run" in result.output

@@ -1,4 +1,4 @@
-"""The ``deeptarget`` command line: train, evaluate, recommend, datasets, demo.
+"""The ``deeptarget`` command line: train, evaluate, recommend, audience, datasets, demo.
 
 This is the only layer that reads ``sys.argv`` and the environment (``DEEPTARGET_DATA``). Errors the user can
 fix are printed as one line (``error: ...``) with exit code 2, never as a traceback.
@@ -144,11 +144,19 @@ def train(
         bool, typer.Option("--resume", help="Continue a crashed run from the last checkpoint in --out.")
     ] = False,
 ) -> None:
-    """Train the model a config names and write a run directory (config, model, metrics, cleaning report)."""
+    """Train the model a config names and write a run directory (config, model, metrics, cleaning report).
+
+    A config with `task: response` trains a response / CTR model on a customer table instead (see
+    docs/campaigns.md).
+    """
     from deeptarget.config import RunConfig
     from deeptarget.runs import train_run, with_overrides
 
-    run_config = RunConfig.from_dict(_read_config_file(config))
+    raw = _read_config_file(config)
+    if raw.get("task") == "response":
+        _train_response(raw, out_dir, parse_overrides(overrides or []), data_dir)
+        return
+    run_config = RunConfig.from_dict(raw)
     run_config = with_overrides(run_config, parse_overrides(overrides or []))
     if run_config.data.dataset is not None and run_config.data.data_dir is None:
         resolved = data_dir_option(data_dir)
@@ -164,6 +172,43 @@ def train(
         plot_learning_curves(history, result.run_dir / "learning_curve.png", title=run_config.name)
     _print_run_metrics(run_config.model.name, result.metrics)
     out.print(f"run directory: {result.run_dir}")
+
+
+def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    for dotted, value in overrides.items():
+        node = data
+        keys = dotted.split(".")
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                if node.get(key) is not None:
+                    raise typer.BadParameter(f"--set {dotted}: {key!r} is not a section")
+                node[key] = {}
+            node = node[key]
+        node[keys[-1]] = value
+    return data
+
+
+def _train_response(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any], data_dir: str | None) -> None:
+    from deeptarget.marketing.campaigns import ResponseRunConfig, train_response_run
+
+    raw = _apply_overrides(raw, overrides)
+    data = raw.setdefault("data", {})
+    if data.get("dataset") is not None and data.get("data_dir") is None:
+        data["data_dir"] = data_dir_option(data_dir)
+    config = ResponseRunConfig.from_dict(raw)
+    metrics = train_response_run(config, out_dir)
+    history = out_dir / "history.csv"
+    if history.is_file():
+        from deeptarget.viz.curves import plot_learning_curves
+
+        plot_learning_curves(history, out_dir / "learning_curve.png", title=config.name)
+    cols = ["auc", "logloss", "pr_auc", "ks", "base_rate", "mean_prediction"]
+    rows = {f"{config.model.name} (test)": metrics["test"]}
+    if "valid" in metrics:
+        rows[f"{config.model.name} (valid)"] = metrics["valid"]
+    out.print(metrics_table(f"Response model on {metrics['protocol']['source']}", rows, cols))
+    out.print(f"fit {metrics['fit_seconds']:.2f}s; rows {metrics['protocol']['rows']}")
+    out.print(f"run directory: {out_dir}")
 
 
 def _print_run_metrics(name: str, metrics: dict[str, Any]) -> None:
@@ -228,6 +273,57 @@ def recommend(
     for rec in recs:
         table.add_row(str(rec["rank"]), str(rec["item"]), f"{rec['score']:.4f}")
     out.print(table)
+
+
+@app.command()
+@friendly_errors
+def audience(
+    run_dir: Annotated[Path, typer.Argument(help="A response run directory (`deeptarget train` with task: response).")],
+    data: Annotated[Path, typer.Option("--data", help="Customer file to score (CSV, TSV, Parquet, JSONL).")],
+    cost_per_contact: Annotated[float, typer.Option("--cost-per-contact", min=0.0, help="Cost of one contact.")],
+    value_per_response: Annotated[float, typer.Option("--value-per-response", min=0.0, help="Value of a response.")],
+    budget: Annotated[float | None, typer.Option("--budget", min=0.0, help="Most to spend on contacts.")] = None,
+    max_contacts: Annotated[int | None, typer.Option("--max-contacts", min=0, help="Most customers.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Audience file to write (default: <data>.audience.csv).")
+    ] = None,
+) -> None:
+    """Score a customer file and choose the audience with the largest expected profit within the budget."""
+    from deeptarget.data.readers import read_table
+    from deeptarget.marketing.audience import select_audience
+    from deeptarget.marketing.campaigns import load_response_model
+
+    model = load_response_model(run_dir)
+    customers = read_table(data)
+    scores = model.predict_proba(customers)
+    plan = select_audience(
+        scores,
+        cost_per_contact=cost_per_contact,
+        value_per_response=value_per_response,
+        budget=budget,
+        max_contacts=max_contacts,
+    )
+    target = out_file or data.with_name(data.name.split(".")[0] + ".audience.csv")
+    chosen = customers.assign(score=scores, selected=plan.selected)
+    chosen = chosen.iloc[plan.ranking]
+    chosen = chosen[chosen["selected"]].drop(columns=["selected"]).assign(expected_response=lambda f: f["score"])
+    chosen.to_csv(target, index=False)
+    summary = plan.summary()
+    table = Table(title=f"Audience from {data.name} ({summary['n_customers']} customers scored)", title_justify="left")
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("customers to contact", f"{summary['n_contacted']}")
+    table.add_row("cost", f"{summary['cost']:,.2f}")
+    table.add_row("expected responses", f"{summary['expected_responses']:,.1f}")
+    table.add_row("expected value", f"{summary['expected_value']:,.2f}")
+    table.add_row("expected profit", f"{summary['expected_profit']:,.2f}")
+    table.add_row(
+        "expected response rate", f"{summary['response_rate']:.2%} (random targeting: {summary['base_rate']:.2%})"
+    )
+    table.add_row("expected lift over random targeting", f"{summary['expected_lift']:.2f}x")
+    table.add_row("stopped by", str(summary["limited_by"]))
+    out.print(table)
+    out.print(f"audience written to {target} (customers in score order, with score and expected_response)")
 
 
 def _plain(value: Any) -> Any:
