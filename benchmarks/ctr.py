@@ -9,11 +9,13 @@ Splits (identical rows for every system):
 - ``frappe`` (the validation + test libFM files, re-split): random 80/10/10, seed 2020 (``random-80-10-10``).
 
 DeepTarget's models (logistic regression, FM, Wide&Deep, DeepFM, DCN-v2, MLP) train on the Trainer with early
-stopping on validation AUC and are tested on the best-valid weights. ``sklearn-hgb`` is
-``HistGradientBoostingClassifier`` (native categorical support up to 255 values, ordinal codes above; its own
-early stopping on an internal 10% of the training rows). ``deepctr-torch`` is DeepCTR-Torch 0.3.0's DeepFM in its own
-virtual environment (``benchmarks/.venvs/deepctr``, pins in ``benchmarks/peers/deepctr.txt``), fed the same rows.
-Reported: test AUC and log-loss, fit seconds (including preprocessing), prediction seconds for the test part.
+stopping on validation AUC and are tested on the best-valid weights, their probabilities temperature-scaled on the
+validation part (the default ``calibration: temperature``; ``logloss_uncalibrated`` is the raw network's).
+``sklearn-hgb`` is ``HistGradientBoostingClassifier`` (native categorical support up to 255 values, ordinal codes
+above; its own early stopping on an internal 10% of the training rows). ``deepctr-torch`` is DeepCTR-Torch 0.3.0's
+DeepFM in its own virtual environment (``benchmarks/.venvs/deepctr``, pins in ``benchmarks/peers/deepctr.txt``), fed
+the same rows. Reported: test AUC and log-loss, fit seconds (including preprocessing),
+prediction seconds for the test part.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def run_ours(name: str, parts: dict[str, pd.DataFrame], label: str) -> BenchReco
     probs = model.predict_proba(X["test"])
     eval_seconds = time.perf_counter() - start
     y = parts["test"][label].to_numpy()
+    raw = model.predict_proba(X["test"], calibrated=False)
     epochs = len(model.history_)
     return BenchRecord(
         benchmark="ctr",
@@ -81,7 +84,11 @@ def run_ours(name: str, parts: dict[str, pd.DataFrame], label: str) -> BenchReco
         protocol="",
         system="deeptarget",
         model=name,
-        metrics={"auc": round(roc_auc(y, probs), 4), "logloss": round(log_loss(y, probs), 4)},
+        metrics={
+            "auc": round(roc_auc(y, probs), 4),
+            "logloss": round(log_loss(y, probs), 4),
+            "logloss_uncalibrated": round(log_loss(y, raw), 4),
+        },
         fit_seconds=round(model.fit_seconds_, 2),
         epoch_seconds=round(float(np.mean(model.history_["train_seconds"])), 3),
         eval_seconds=round(eval_seconds, 3),

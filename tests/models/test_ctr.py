@@ -98,6 +98,41 @@ def test_not_fitted_raises_and_same_seed_gives_same_model(name: str) -> None:
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("method", ["temperature", "isotonic"])
+def test_calibration_on_valid_repairs_an_overconfident_model(method: str, tmp_path: Path) -> None:
+    from deeptarget.evaluation.classification import log_loss
+
+    # 600 rows, a wide MLP, 40 epochs at a high learning rate, no early stopping: over-fitted and over-confident
+    small = TRAIN[0].head(600), TRAIN[1][:600]
+    train = TrainConfig(
+        epochs=40, batch_size=64, lr=2e-2, patience=None, monitor="train/loss", mode="min", progress=False
+    )
+    config = ResponseConfig(embedding_dim=8, hidden_sizes=(128, 128), dropout=0.0, calibration=method, train=train)
+    model = CLASSIFIERS.get("mlp_ctr")(config).fit(*small, valid=VALID)
+    raw, calibrated = model.predict_proba(TEST[0], calibrated=False), model.predict_proba(TEST[0])
+    assert model.calibrator_ is not None and model.calibration_report_ is not None
+    assert model.calibration_report_["logloss_after"] < model.calibration_report_["logloss_before"]
+    # held-out rows the calibrator never saw: log-loss improves clearly
+    assert log_loss(TEST[1], calibrated) < log_loss(TEST[1], raw) - 0.05
+    if method == "temperature":  # a monotone map of the logit: the ranking is untouched
+        assert roc_auc(TEST[1], calibrated) == pytest.approx(roc_auc(TEST[1], raw), abs=1e-12)
+    loaded = type(model).load(model.save(tmp_path / "model"))
+    np.testing.assert_allclose(loaded.predict_proba(TEST[0]), calibrated)
+    assert loaded.calibration_report_ == pytest.approx(model.calibration_report_)
+
+
+def test_no_calibration_without_validation_or_when_switched_off() -> None:
+    small = TRAIN[0].head(600), TRAIN[1][:600]
+    no_valid = CLASSIFIERS.get("logreg")(_config(epochs=2)).fit(*small)
+    assert no_valid.calibrator_ is None
+    off = ResponseConfig(calibration="none", train=_config(epochs=2).train)
+    model = CLASSIFIERS.get("logreg")(off).fit(*small, valid=VALID)
+    assert model.calibrator_ is None
+    np.testing.assert_array_equal(model.predict_proba(TEST[0]), model.predict_proba(TEST[0], calibrated=False))
+    with pytest.raises(Exception, match="calibration must be"):
+        ResponseConfig(calibration="platt")  # type: ignore[arg-type]
+
+
 def test_label_column_by_name_and_bad_labels() -> None:
     frame = TRAIN[0].head(400).assign(bought=TRAIN[1][:400])
     model = CLASSIFIERS.get("logreg")(_config(epochs=2)).fit(frame, "bought")

@@ -9,8 +9,12 @@ dataset or a file — its 0/1 label column, a split and a registered classifier:
     split: {method: temporal, ratios: [0.7, 0.1, 0.2]}
     model: {name: dcnv2, params: {embedding_dim: 10}}
 
-The run directory holds ``config.yaml``, ``model/`` (JSON + safetensors), ``metrics.json`` (valid and test AUC,
-log-loss, PR-AUC, KS, base rates, the protocol) and ``history.csv``. ``deeptarget audience RUN --data file.csv``
+The run directory holds ``config.yaml``, ``model/`` (JSON + safetensors, with the probability calibrator),
+``metrics.json`` (valid and test AUC, log-loss, PR-AUC, KS, Brier, ECE, lift at the top 5/10/20%, base rates; the
+calibration report -- log-loss, Brier and ECE of the raw and the calibrated probabilities on the test rows; the
+protocol), ``gains_test.csv`` (the decile gains table), ``predictions.parquet`` (label, raw and calibrated
+probability of every valid and test row) and ``history.csv``; ``deeptarget train`` adds the learning curve and the
+ROC, gains, lift and reliability plots as PNG. ``deeptarget audience RUN --data file.csv``
 then scores a customer file with the saved model (see :mod:`deeptarget.marketing.audience`).
 """
 
@@ -31,7 +35,17 @@ from deeptarget.config import Config, ModelSpec
 from deeptarget.data.datasets.tables import load_table
 from deeptarget.data.readers import read_table
 from deeptarget.errors import ConfigError, DataError
-from deeptarget.evaluation.classification import ks_statistic, log_loss, pr_auc, roc_auc
+from deeptarget.evaluation.calibration import calibration_report
+from deeptarget.evaluation.classification import (
+    brier_score,
+    expected_calibration_error,
+    gains_table,
+    ks_statistic,
+    lift_at,
+    log_loss,
+    pr_auc,
+    roc_auc,
+)
 from deeptarget.loading import load_model
 from deeptarget.models.ctr.response import ResponseConfig, ResponseModel
 from deeptarget.persistence import write_json
@@ -144,11 +158,18 @@ def split_table(frame: pd.DataFrame, label: str, config: ResponseSplitConfig) ->
 
 
 def _binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    if y.min() == y.max():  # one class only: ranking metrics are undefined
+        return {"base_rate": round(float(y.mean()), 4), "mean_prediction": round(float(p.mean()), 4)}
     return {
         "auc": round(roc_auc(y, p), 4),
         "logloss": round(log_loss(y, p), 4),
         "pr_auc": round(pr_auc(y, p), 4),
         "ks": round(ks_statistic(y, p), 4),
+        "brier": round(brier_score(y, p), 4),
+        "ece": round(expected_calibration_error(y, p), 4),
+        "lift@5%": round(lift_at(y, p, 0.05), 3),
+        "lift@10%": round(lift_at(y, p, 0.10), 3),
+        "lift@20%": round(lift_at(y, p, 0.20), 3),
         "base_rate": round(float(y.mean()), 4),
         "mean_prediction": round(float(p.mean()), 4),
     }
@@ -167,10 +188,30 @@ def train_response_run(config: ResponseRunConfig, out_dir: str | os.PathLike[str
     valid = (X["valid"], y["valid"]) if len(X["valid"]) else None
     model.fit(X["train"], y["train"], valid=valid, run_dir=run_dir)
     start = time.perf_counter()
-    metrics: dict[str, Any] = {"test": _binary_metrics(y["test"].astype(float), model.predict_proba(X["test"]))}
+    raw = {name: model.predict_proba(X[name], calibrated=False) for name in ("valid", "test") if len(X[name])}
+    calibrator = model.calibrator_
+    prob = {name: p if calibrator is None else calibrator.transform(p) for name, p in raw.items()}
     eval_seconds = time.perf_counter() - start
-    if valid is not None:
-        metrics["valid"] = _binary_metrics(y["valid"].astype(float), model.predict_proba(X["valid"]))
+    labels = {name: y[name].astype(float) for name in raw}
+    metrics: dict[str, Any] = {
+        name: _binary_metrics(labels[name], prob[name]) for name in ("test", "valid") if name in raw
+    }
+    if calibrator is not None and labels["test"].min() != labels["test"].max():
+        metrics["calibration"] = {
+            "method": model.config.calibration,
+            "fitted_on": "valid",
+            "test": {k: round(v, 4) for k, v in calibration_report(labels["test"], raw["test"], prob["test"]).items()},
+        }
+    if labels["test"].max() > 0:
+        gains_table(labels["test"], prob["test"]).to_csv(run_dir / "gains_test.csv", index=False)
+    pd.DataFrame(
+        {
+            "split": np.concatenate([np.full(len(raw[name]), name) for name in raw]),
+            "label": np.concatenate([labels[name] for name in raw]).astype(np.int8),
+            "raw": np.concatenate([raw[name] for name in raw]),
+            "probability": np.concatenate([prob[name] for name in raw]),
+        }
+    ).to_parquet(run_dir / "predictions.parquet", index=False)
     metrics["protocol"] = {
         "source": source,
         "label": label,

@@ -25,6 +25,12 @@ import torch
 from deeptarget.config import Config, TrainConfig
 from deeptarget.data.tabular import EncodedBatch, TabularEncoder, TabularSchema, infer_schema
 from deeptarget.errors import ConfigError, DataError, NotFittedError
+from deeptarget.evaluation.calibration import (
+    IsotonicCalibration,
+    TemperatureScaling,
+    calibration_report,
+    calibrator_from_dict,
+)
 from deeptarget.evaluation.classification import log_loss, roc_auc
 from deeptarget.nn.ctr import Architecture, CTRNetwork
 from deeptarget.persistence import read_model_dir, write_model_dir
@@ -64,6 +70,11 @@ class ResponseConfig(Config):
         Dropout after each hidden layer.
     n_cross_layers
         Cross layers (``dcnv2``).
+    calibration
+        ``temperature`` (default) or ``isotonic``: after training, fit a probability calibrator on the validation
+        rows (:mod:`deeptarget.evaluation.calibration`) and apply it in :meth:`ResponseModel.predict_proba`;
+        ``none`` keeps the raw network output. Without validation rows nothing is calibrated (logged).
+        Temperature scaling keeps the ranking (AUC) unchanged; isotonic may tie scores.
     objective
         ``binary``: 0/1 labels, binary cross-entropy, :meth:`ResponseModel.predict_proba`; ``regression``: any
         real target, squared error, :meth:`ResponseModel.predict` (e.g. the second stage of an X-learner).
@@ -88,6 +99,7 @@ class ResponseConfig(Config):
     hidden_sizes: tuple[int, ...] = (256, 128)
     dropout: float = 0.1
     n_cross_layers: int = 3
+    calibration: Literal["none", "temperature", "isotonic"] = "temperature"
     objective: Literal["binary", "regression"] = "binary"
     schema: TabularSchema | None = None
     train: TrainConfig = dataclasses.field(default_factory=_response_train)
@@ -101,6 +113,10 @@ class ResponseConfig(Config):
             raise ConfigError(f"ResponseConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.n_cross_layers < 1:
             raise ConfigError(f"ResponseConfig.n_cross_layers must be >= 1, got {self.n_cross_layers}")
+        if self.calibration not in ("none", "temperature", "isotonic"):
+            raise ConfigError(
+                f"ResponseConfig.calibration must be 'none', 'temperature' or 'isotonic', got {self.calibration!r}"
+            )
         if self.objective not in ("binary", "regression"):
             raise ConfigError(f"ResponseConfig.objective must be 'binary' or 'regression', got {self.objective!r}")
         binary_monitors = ("valid/auc", "valid/logloss", "train/loss")
@@ -183,7 +199,9 @@ class ResponseModel:
     """Base class of the response models: a tabular encoder, a :class:`CTRNetwork` and the Trainer.
 
     Subclasses only name their ``architecture``. Learned state: ``encoder_``, ``network_``, ``history_``,
-    ``fit_seconds_``.
+    ``fit_seconds_``, ``calibrator_`` (``None`` when uncalibrated) and ``calibration_report_`` (log-loss, Brier and
+    ECE before and after calibration on the validation rows the calibrator was fitted on -- optimistic; score a
+    held-out set with ``predict_proba(X, calibrated=False)`` and ``calibrated=True`` for an honest comparison).
     """
 
     model_type: ClassVar[str]
@@ -244,9 +262,35 @@ class ResponseModel:
             self.network_, self._step, batches, validate=validate, run_dir=run_dir
         )
         self.network_.eval()
+        self.calibrator_: TemperatureScaling | IsotonicCalibration | None = None
+        self.calibration_report_: dict[str, float] | None = None
+        if binary and self.config.calibration != "none":
+            if valid is None:
+                logger.info("no validation data: probabilities are not calibrated")
+            else:
+                self._calibrate(valid_data)
         self.fit_seconds_ = time.perf_counter() - start
         logger.info("%s fitted in %.2fs", type(self).__name__, self.fit_seconds_)
         return self
+
+    def _calibrate(self, valid: TabularTensors) -> None:
+        labels = valid.labels.numpy()
+        if labels.min() == labels.max():
+            logger.warning("validation labels are all %d: probabilities are not calibrated", int(labels[0]))
+            return
+        raw = self._predict_tensors(valid)
+        calibrator = TemperatureScaling() if self.config.calibration == "temperature" else IsotonicCalibration()
+        self.calibrator_ = calibrator.fit(labels, raw)
+        self.calibration_report_ = calibration_report(labels, raw, self.calibrator_.transform(raw))
+        logger.info(
+            "%s calibration on %d validation rows: log-loss %.4f -> %.4f, ECE %.4f -> %.4f",
+            self.config.calibration,
+            len(labels),
+            self.calibration_report_["logloss_before"],
+            self.calibration_report_["logloss_after"],
+            self.calibration_report_["ece_before"],
+            self.calibration_report_["ece_after"],
+        )
 
     def _build_network(self) -> CTRNetwork:
         enc, cfg = self.encoder_, self.config
@@ -303,15 +347,18 @@ class ResponseModel:
             self.network_.train(was_training)
         return torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame, *, calibrated: bool = True) -> np.ndarray:
         """Probability of a response for each row of ``X``, shape ``(n_rows,)``.
 
-        Unseen categories and missing values are encoded, never rejected; a missing column raises
+        With ``calibrated`` (default) the fitted calibrator, if any, maps the network's output; ``False`` gives the
+        raw output. Unseen categories and missing values are encoded, never rejected; a missing column raises
         :class:`~deeptarget.errors.DataError` naming it.
         """
         if self.config.objective == "regression":
             raise ConfigError(f"{type(self).__name__} was fitted with objective 'regression': use predict()")
-        return self._raw_predictions(X)
+        raw = self._raw_predictions(X)
+        calibrator = getattr(self, "calibrator_", None)
+        return calibrator.transform(raw) if calibrated and calibrator is not None and len(raw) else raw
 
     def _raw_predictions(self, X: pd.DataFrame) -> np.ndarray:
         self._check_fitted()
@@ -330,14 +377,17 @@ class ResponseModel:
         """Save to a directory of JSON (config, encoder) + safetensors (weights); returns the directory."""
         self._check_fitted()
         arrays = {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
-        meta = {"library": "deeptarget", "fit_seconds": getattr(self, "fit_seconds_", None)}
+        meta = {
+            "library": "deeptarget",
+            "fit_seconds": getattr(self, "fit_seconds_", None),
+            "calibration_report": getattr(self, "calibration_report_", None),
+        }
+        encoders: dict[str, Any] = {"tabular": self.encoder_.to_dict()}
+        calibrator = getattr(self, "calibrator_", None)
+        if calibrator is not None:
+            encoders["calibrator"] = calibrator.to_dict()
         return write_model_dir(
-            path,
-            model_type=self.model_type,
-            config=self.config.to_dict(),
-            arrays=arrays,
-            encoders={"tabular": self.encoder_.to_dict()},
-            meta=meta,
+            path, model_type=self.model_type, config=self.config.to_dict(), arrays=arrays, encoders=encoders, meta=meta
         )
 
     @classmethod
@@ -358,6 +408,9 @@ class ResponseModel:
         model.network_.load_state_dict(state)
         model.network_.eval()
         model.fit_seconds_ = float(files.meta.get("fit_seconds") or 0.0)
+        saved = files.encoders.get("calibrator")
+        model.calibrator_ = None if saved is None else calibrator_from_dict(saved)
+        model.calibration_report_ = files.meta.get("calibration_report")
         return model
 
     def get_state(self) -> Mapping[str, Any]:
