@@ -466,3 +466,18 @@ def test_infer_schema_from_dtypes() -> None:
     assert batch.categorical.shape == (4, 3) and batch.label is not None and batch.label.tolist() == [0, 1, 0, 1]
     with pytest.raises(DataError, match=r"column 'churned': label column not in the frame"):
         infer_schema(frame, label="churned")
+
+
+def test_infer_schema_reads_numbers_in_text_columns_but_keeps_codes() -> None:
+    # what read_table gives for a CSV: every column as text
+    frame = pd.DataFrame(
+        {
+            "spend": ["12.5", " 3", None, "", "-1e3"],
+            "zip": ["02134", "10001", "94105", "02139", "60601"],
+            "plan": ["1", "2", "gold", "1", "2"],
+        }
+    )
+    kinds = {f.name: type(f).__name__ for f in infer_schema(frame).fields}
+    assert kinds == {"spend": "NumericField", "zip": "CategoricalField", "plan": "CategoricalField"}
+    batch = TabularEncoder(infer_schema(frame)).fit_transform(frame)
+    assert batch.numeric.shape[0] == 5 and np.isfinite(batch.numeric).all()

@@ -694,8 +694,10 @@ class TabularEncoder:
 def infer_schema(frame: pd.DataFrame, *, label: str | None = None, max_categories: int = 10_000) -> TabularSchema:
     """Guess a schema from dtypes: bool, category, string and object columns are categorical, numbers numeric.
 
-    Numeric-looking ids stay numeric and free text is not detected: declare :class:`TextField` and
-    ``multi_valued`` fields yourself. Other dtypes (dates, timedeltas) are skipped with a log message.
+    Text columns whose every non-blank value is a number (as delimited files are read) are numeric too, unless a
+    value has a leading zero (``"02134"``: a code, kept categorical). Numeric-looking ids stay numeric and free text
+    is not detected: declare :class:`TextField` and ``multi_valued`` fields yourself. Other dtypes (dates,
+    timedeltas) are skipped with a log message.
 
     Parameters
     ----------
@@ -730,7 +732,7 @@ def infer_schema(frame: pd.DataFrame, *, label: str | None = None, max_categorie
         dtype = column.dtype
         is_bool = pd.api.types.is_bool_dtype(dtype)
         is_category = isinstance(dtype, pd.CategoricalDtype)
-        if pd.api.types.is_numeric_dtype(dtype) and not (is_bool or is_category):
+        if (pd.api.types.is_numeric_dtype(dtype) and not (is_bool or is_category)) or _numeric_text(column):
             fields.append(NumericField(name=name))
         elif is_bool or is_category or pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
             hashed = int(column.nunique(dropna=True)) > max_categories
@@ -826,6 +828,20 @@ def _build_vocabulary(tokens: np.ndarray, *, min_count: int, max_size: int | Non
     if max_size is not None:
         order = order[:max_size]
     return tuple(str(value) for value in values[order])
+
+
+def _numeric_text(column: pd.Series) -> bool:
+    """Whether a text column holds only numbers (blanks aside) and no zero-padded codes."""
+    if not (pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype)):
+        return False
+    values = column.dropna()
+    if values.empty or not all(isinstance(v, str) for v in values):
+        return False
+    text = values.str.strip()
+    text = text[text != ""]
+    if text.empty or text.str.match(r"^[+-]?0\d").any():
+        return False
+    return bool(pd.to_numeric(text, errors="coerce").notna().all())
 
 
 def _hash_indices(keys: np.ndarray, buckets: int) -> np.ndarray:
