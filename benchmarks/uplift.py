@@ -21,11 +21,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-import pandas as pd
 
 from common import BenchRecord, machine, markdown_table, parser, write_results
-from deeptarget.data.datasets.tables import load_table
+from deeptarget.data.datasets.tables import LoadedTable, load_table
 from deeptarget.evaluation.uplift import auuc, qini_coefficient
+from deeptarget.marketing.uplift import stratified_split
 from deeptarget.models.ctr import ResponseConfig
 from deeptarget.models.uplift import TLearner, XLearner
 
@@ -33,35 +33,18 @@ SEED = 2020
 METRICS = ["effect_pred", "effect_obs", "qini", "auuc"]
 
 
-def stratified_split(frame: pd.DataFrame, by: list[str], test_share: float, seed: int) -> tuple[np.ndarray, ...]:
-    rng = np.random.default_rng(seed)
-    test = np.zeros(len(frame), dtype=bool)
-    for _, rows in frame.groupby(by, sort=True).indices.items():
-        chosen = rng.permutation(rows)[: round(len(rows) * test_share)]
-        test[chosen] = True
-    return ~test, test
-
-
-def main() -> None:
-    p = parser(__doc__.splitlines()[0])
-    p.add_argument("--models", nargs="*", default=["logreg", "mlp_ctr"])
-    p.add_argument("--epochs", type=int, default=10)
-    args = p.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    table = load_table("hillstrom-email", args.data_dir)
-    frame = table.frame
-    control = table.extras["control"]
-    features = table.features
+def run_split(
+    seed: int, models: list[str], config: ResponseConfig, table: LoadedTable, protocol: str
+) -> list[BenchRecord]:
+    frame, control, features = table.frame, table.extras["control"], table.features
+    assert table.treatment is not None
     y = frame[table.label].to_numpy()
     arms = frame[table.treatment].to_numpy()
-    train, test = stratified_split(frame, [table.treatment, table.label], 0.3, SEED)
-    print(f"[hillstrom-email] train {train.sum()} / test {test.sum()} rows; arms {sorted(set(arms))}", flush=True)
+    test = stratified_split(frame, [table.treatment, table.label], 0.3, seed)
+    train = ~test
+    print(f"[hillstrom-email] seed {seed}: train {train.sum()} / test {test.sum()} rows", flush=True)
     records: list[BenchRecord] = []
-    base = ResponseConfig()
-    config = base.replace(
-        train=base.train.replace(epochs=args.epochs, monitor="train/loss", mode="min", patience=None, progress=False)
-    )
-    for model_name in args.models:
+    for model_name in models:
         for learner_cls in (TLearner, XLearner):
             start = time.perf_counter()
             learner = learner_cls(model_name, config).fit(features[train], y[train], arms[train], control=control)
@@ -88,23 +71,59 @@ def main() -> None:
                     name = (
                         f"{learner_cls.__name__}({model_name})" if targeting == "uplift" else f"response({model_name})"
                     )
-                    record = BenchRecord(
-                        benchmark="uplift",
-                        dataset="hillstrom-email",
-                        protocol="stratified-70-30",
-                        system="deeptarget",
-                        model=name,
-                        metrics=metrics,
-                        fit_seconds=round(fit_seconds, 2),
-                        notes=f"{arm} vs {control}; rank by {targeting}",
+                    records.append(
+                        BenchRecord(
+                            benchmark="uplift",
+                            dataset="hillstrom-email",
+                            protocol=protocol,
+                            system="deeptarget",
+                            model=name,
+                            metrics=metrics,
+                            fit_seconds=round(fit_seconds, 2),
+                            notes=f"{arm} vs {control}; rank by {targeting}",
+                        )
                     )
-                    records.append(record)
                     print(f"  {name} {arm}: {metrics}", flush=True)
+    return records
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="*", default=["logreg", "mlp_ctr"])
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument(
+        "--seeds", nargs="*", type=int, default=[SEED], help="Split seeds; with several, also Qini mean and std."
+    )
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    table = load_table("hillstrom-email", args.data_dir)
+    base = ResponseConfig()
+    config = base.replace(
+        train=base.train.replace(epochs=args.epochs, monitor="train/loss", mode="min", patience=None, progress=False)
+    )
+    records: list[BenchRecord] = []
+    for seed in args.seeds:
+        protocol = "stratified-70-30" if args.seeds == [SEED] else f"stratified-70-30-seed{seed}"
+        records += run_split(seed, args.models, config, table, protocol)
     print()
     print(
         f"Machine: {machine()}. Test part (30%, stratified by arm x visit); effects in percentage points of visit rate."
     )
     print(markdown_table(records, METRICS))
+    if len(args.seeds) > 1:
+        print(f"\nQini over {len(args.seeds)} split seeds (mean +- std; wins = splits where uplift beats response):")
+        by_key: dict[tuple[str, str], list[float]] = {}
+        for record in records:
+            by_key.setdefault((record.model, record.notes), []).append(record.metrics["qini"])
+        print("| model | arm; ranking | qini mean | qini std |\n|---|---|---|---|")
+        for (model, notes), values in by_key.items():
+            print(f"| {model} | {notes} | {np.mean(values):.5f} | {np.std(values):.5f} |")
+        for model in args.models:
+            for arm in sorted({r.notes.split(";")[0] for r in records}):
+                up = by_key[(f"TLearner({model})", f"{arm}; rank by uplift")]
+                resp = by_key[(f"response({model})", f"{arm}; rank by response")]
+                wins = sum(u > r for u, r in zip(up, resp, strict=True))
+                print(f"T-learner({model}) {arm}: uplift beats response on {wins} of {len(up)} splits")
     write_results(records, args.out)
 
 

@@ -142,6 +142,12 @@ def test_every_shipped_config_parses_into_a_registered_model(config_file: Path) 
         response = ResponseRunConfig.from_dict(raw)
         assert response.name == config_file.stem and response.model.name in CLASSIFIERS
         return
+    if raw.get("task") == "uplift":
+        from deeptarget.marketing.uplift import UpliftRunConfig
+
+        uplift = UpliftRunConfig.from_dict(raw)
+        assert uplift.name == config_file.stem and uplift.model.name in CLASSIFIERS
+        return
     config = RunConfig.from_dict(raw)
     model = build_model(config.model)
     assert model.config is not None and config.name == config_file.stem
@@ -191,6 +197,14 @@ def test_response_run_and_audience(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"]["auc"] > 0.75 and metrics["protocol"]["rows"]["test"] == 450
+    assert metrics["calibration"]["method"] == "temperature" and "ece_after" in metrics["calibration"]["test"]
+    assert metrics["test"]["lift@10%"] > 1.5
+    run = tmp_path / "run"
+    for png in ("roc.png", "gains.png", "lift.png", "calibration.png", "learning_curve.png"):
+        assert (run / png).stat().st_size > 1000, png
+    predictions = pd.read_parquet(run / "predictions.parquet")
+    assert predictions["split"].value_counts().to_dict() == {"test": 450, "valid": 450}
+    assert len(pd.read_csv(run / "gains_test.csv")) == 10
 
     fresh = frame.drop(columns=["bought"]).head(1000)
     fresh.to_csv(tmp_path / "fresh.csv", index=False)
@@ -218,3 +232,54 @@ def test_response_run_and_audience(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 2 and "not a response run" in result.output
+
+
+def _campaign_file(path: Path, n: int, seed: int) -> None:
+    """A randomised test: the e-mail moves young customers (+30 points), the SMS nobody."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    age = rng.choice(["young", "old"], n)
+    arm = rng.choice(["email", "sms", "none"], n)
+    p = 0.1 + 0.3 * ((arm == "email") & (age == "young"))
+    spend = rng.normal(50, 10, n).round(2)
+    frame = pd.DataFrame({"age": age, "spend": spend, "group": arm, "bought": (rng.random(n) < p).astype(int)})
+    frame.to_csv(path, index=False)
+
+
+def test_uplift_run_and_audience_by_uplift(tmp_path: Path) -> None:
+    import pandas as pd
+
+    _campaign_file(tmp_path / "test.csv", 6000, 0)
+    config = {
+        "task": "uplift",
+        "name": "cli-uplift",
+        "data": {"path": str(tmp_path / "test.csv"), "label": "bought", "treatment": "group", "control": "none"},
+        "split": {"test_share": 0.3, "seed": 1},
+        "learner": "t-learner",
+        "model": {"name": "logreg", "params": {"train": {"epochs": 10, "lr": 0.05}}},
+    }
+    (tmp_path / "uplift.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "uplift.yaml"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    email, sms = metrics["test"]["email"], metrics["test"]["sms"]
+    # the planted average effect of the e-mail is +15 points (half the customers are young), of the SMS 0
+    assert abs(email["effect_predicted"] - 0.15) < 0.03 and abs(sms["effect_predicted"]) < 0.03
+    assert abs(email["effect_observed"] - 0.15) < 0.04
+    rows = metrics["protocol"]["rows"]
+    assert email["qini_uplift"] > 0.01 and rows["train"] + rows["test"] == 6000 and abs(rows["test"] - 1800) <= 6
+    assert (tmp_path / "run" / "qini.png").stat().st_size > 1000
+
+    customers = pd.DataFrame({"age": ["old", "young"] * 100, "spend": [50.0] * 200})
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    args = ["audience", str(tmp_path / "run"), "--data", str(tmp_path / "customers.csv"), "--budget", "1000"]
+    result = runner.invoke(app, [*args, "--cost-per-contact", "1", "--value-per-response", "10"])
+    assert result.exit_code == 0, result.output
+    assert "expected incremental profit" in result.output
+    chosen = pd.read_csv(tmp_path / "customers.audience.csv")
+    # only the young are worth an e-mail (0.3 * 10 > 1); nobody is worth an SMS
+    assert len(chosen) == 100 and set(chosen["age"]) == {"young"} and set(chosen["arm"]) == {"email"}
+    result = runner.invoke(app, [*args, "--cost-per-contact", "1", "--value-per-response", "10", "--arm", "post"])
+    assert result.exit_code == 2 and "treated arms are" in result.output

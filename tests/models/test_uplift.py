@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from deeptarget.config import TrainConfig
 from deeptarget.errors import DataError, NotFittedError
 from deeptarget.evaluation.uplift import qini_coefficient
 from deeptarget.models.ctr import ResponseConfig
-from deeptarget.models.uplift import TLearner, XLearner
+from deeptarget.models.uplift import TLearner, XLearner, load_uplift_learner
 
 
 def _campaign(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -62,3 +64,21 @@ def test_errors() -> None:
         TLearner("logreg", CONFIG).fit(X, y, arm, control="nobody")
     with pytest.raises(DataError, match="one arm per row"):
         TLearner("logreg", CONFIG).fit(X, y, arm[:10], control="none")
+
+
+@pytest.mark.parametrize("learner_cls", [TLearner, XLearner])
+def test_save_load_round_trip_without_pickle(learner_cls: type[TLearner], tmp_path: Path) -> None:
+    X, y, arm, _ = _campaign(3000, 0)
+    small = CONFIG.replace(train=CONFIG.train.replace(epochs=2))
+    learner = learner_cls("logreg", small).fit(X, y, arm, control="none")
+    path = learner.save(tmp_path / "uplift")
+    assert not list(path.rglob("*.pkl")) and (path / "uplift.json").is_file()
+    loaded = load_uplift_learner(path)
+    assert type(loaded) is learner_cls and loaded.arms_ == ["mail", "sms"] and loaded.control_ == "none"
+    X_test = _campaign(500, 1)[0]
+    pd.testing.assert_frame_equal(loaded.predict_effect(X_test), learner.predict_effect(X_test))
+    # saving again over the same path replaces it; a folder without uplift.json is refused
+    learner.save(path)
+    (path / "uplift.json").unlink()
+    with pytest.raises(DataError, match="not an uplift model"):
+        load_uplift_learner(path)

@@ -146,8 +146,8 @@ def train(
 ) -> None:
     """Train the model a config names and write a run directory (config, model, metrics, cleaning report).
 
-    A config with `task: response` trains a response / CTR model on a customer table instead (see
-    docs/campaigns.md).
+    A config with `task: response` trains a response / CTR model on a customer table instead, and `task: uplift`
+    a T- or X-learner on a randomised campaign test (see docs/campaigns.md).
     """
     from deeptarget.config import RunConfig
     from deeptarget.runs import train_run, with_overrides
@@ -155,6 +155,9 @@ def train(
     raw = _read_config_file(config)
     if raw.get("task") == "response":
         _train_response(raw, out_dir, parse_overrides(overrides or []), data_dir)
+        return
+    if raw.get("task") == "uplift":
+        _train_uplift(raw, out_dir, parse_overrides(overrides or []), data_dir)
         return
     run_config = RunConfig.from_dict(raw)
     run_config = with_overrides(run_config, parse_overrides(overrides or []))
@@ -188,27 +191,100 @@ def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     return data
 
 
-def _train_response(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any], data_dir: str | None) -> None:
-    from deeptarget.marketing.campaigns import ResponseRunConfig, train_response_run
-
+def _task_raw(raw: dict[str, Any], overrides: dict[str, Any], data_dir: str | None) -> dict[str, Any]:
+    """A table task's raw config with ``--set`` overrides and the data directory of a registered dataset."""
     raw = _apply_overrides(raw, overrides)
     data = raw.setdefault("data", {})
     if data.get("dataset") is not None and data.get("data_dir") is None:
         data["data_dir"] = data_dir_option(data_dir)
-    config = ResponseRunConfig.from_dict(raw)
+    return raw
+
+
+def _train_response(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any], data_dir: str | None) -> None:
+    from deeptarget.marketing.campaigns import ResponseRunConfig, train_response_run
+
+    config = ResponseRunConfig.from_dict(_task_raw(raw, overrides, data_dir))
     metrics = train_response_run(config, out_dir)
     history = out_dir / "history.csv"
     if history.is_file():
         from deeptarget.viz.curves import plot_learning_curves
 
         plot_learning_curves(history, out_dir / "learning_curve.png", title=config.name)
-    cols = ["auc", "logloss", "pr_auc", "ks", "base_rate", "mean_prediction"]
+    plots = _response_plots(out_dir, config.model.name)
+    cols = ["auc", "logloss", "pr_auc", "ks", "ece", "lift@10%", "base_rate", "mean_prediction"]
     rows = {f"{config.model.name} (test)": metrics["test"]}
     if "valid" in metrics:
         rows[f"{config.model.name} (valid)"] = metrics["valid"]
     out.print(metrics_table(f"Response model on {metrics['protocol']['source']}", rows, cols))
+    if "calibration" in metrics:
+        cal = metrics["calibration"]["test"]
+        out.print(
+            f"{metrics['calibration']['method']} calibration (fitted on valid), test rows: "
+            f"log-loss {cal['logloss_before']:.4f} -> {cal['logloss_after']:.4f}, "
+            f"ECE {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}"
+        )
     out.print(f"fit {metrics['fit_seconds']:.2f}s; rows {metrics['protocol']['rows']}")
+    if plots:
+        out.print(f"plots: {', '.join(p.name for p in plots)}")
     out.print(f"run directory: {out_dir}")
+
+
+def _train_uplift(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any], data_dir: str | None) -> None:
+    import pandas as pd
+
+    from deeptarget.marketing.uplift import UpliftRunConfig, train_uplift_run
+    from deeptarget.viz.uplift import plot_qini
+
+    config = UpliftRunConfig.from_dict(_task_raw(raw, overrides, data_dir))
+    metrics = train_uplift_run(config, out_dir)
+    predictions = pd.read_parquet(out_dir / "predictions.parquet")
+    control = str(metrics["protocol"]["control"])
+    panels = {}
+    for arm in metrics["test"]:
+        rows = predictions[predictions["arm"].isin([arm, control])]
+        treated = (rows["arm"] == arm).to_numpy().astype(int)
+        rankings = {"uplift": rows[f"uplift_{arm}"].to_numpy(), "response": rows[f"response_{arm}"].to_numpy()}
+        panels[arm] = (rows["label"].to_numpy(), treated, rankings)
+    plot_qini(panels, out_dir / "qini.png", title=f"Qini curves, held-out rows ({config.learner}, {config.model.name})")
+    table = Table(title=f"Uplift on {metrics['protocol']['source']} (held-out rows)", title_justify="left")
+    for col in ("arm vs " + control, "rows", "effect predicted", "effect observed", "Qini uplift", "Qini response"):
+        table.add_column(col, justify="right" if col != "arm vs " + control else "left")
+    for arm, row in metrics["test"].items():
+        table.add_row(
+            arm,
+            str(row["rows"]),
+            f"{row['effect_predicted']:+.2%}",
+            f"{row['effect_observed']:+.2%}",
+            f"{row['qini_uplift']:.5f}",
+            f"{row['qini_response']:.5f}",
+        )
+    out.print(table)
+    out.print(f"fit {metrics['fit_seconds']:.2f}s; rows {metrics['protocol']['rows']}; plot: qini.png")
+    out.print(f"run directory: {out_dir}")
+
+
+def _response_plots(run_dir: Path, name: str) -> list[Path]:
+    """ROC, gains, lift and reliability PNGs of a response run's test predictions (both classes needed)."""
+    import numpy as np
+    import pandas as pd
+
+    predictions = pd.read_parquet(run_dir / "predictions.parquet")
+    test = predictions[predictions["split"] == "test"]
+    y = test["label"].to_numpy()
+    if len(test) == 0 or y.min() == y.max():
+        return []
+    from deeptarget.viz.response import plot_calibration, plot_gains, plot_lift, plot_roc
+
+    prob = test["probability"].to_numpy()
+    reliability = {name: prob}
+    if not np.allclose(prob, test["raw"].to_numpy()):
+        reliability = {f"{name} (raw)": test["raw"].to_numpy(), f"{name} (calibrated)": prob}
+    return [
+        plot_roc(y, {name: prob}, run_dir / "roc.png", title="ROC curve, test rows"),
+        plot_gains(y, {name: prob}, run_dir / "gains.png", title="Cumulative gains, test rows"),
+        plot_lift(y, {name: prob}, run_dir / "lift.png", title="Lift by decile, test rows"),
+        plot_calibration(y, reliability, run_dir / "calibration.png", title="Reliability, test rows"),
+    ]
 
 
 def _print_run_metrics(name: str, metrics: dict[str, Any]) -> None:
@@ -278,7 +354,7 @@ def recommend(
 @app.command()
 @friendly_errors
 def audience(
-    run_dir: Annotated[Path, typer.Argument(help="A response run directory (`deeptarget train` with task: response).")],
+    run_dir: Annotated[Path, typer.Argument(help="A response or uplift run directory (`deeptarget train`).")],
     data: Annotated[Path, typer.Option("--data", help="Customer file to score (CSV, TSV, Parquet, JSONL).")],
     cost_per_contact: Annotated[float, typer.Option("--cost-per-contact", min=0.0, help="Cost of one contact.")],
     value_per_response: Annotated[float, typer.Option("--value-per-response", min=0.0, help="Value of a response.")],
@@ -287,15 +363,41 @@ def audience(
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", help="Audience file to write (default: <data>.audience.csv).")
     ] = None,
+    arm: Annotated[
+        str | None, typer.Option("--arm", help="Uplift runs: target this treated arm (default: each customer's best).")
+    ] = None,
 ) -> None:
-    """Score a customer file and choose the audience with the largest expected profit within the budget."""
+    """Score a customer file and choose the audience with the largest expected profit within the budget.
+
+    With a response run, a customer's score is the probability of responding if contacted. With an uplift run
+    (``task: uplift``), it is the *extra* probability the contact causes -- for the best arm of each customer, or
+    for ``--arm`` -- so customers who would respond anyway, or who react badly, are left alone.
+    """
+    import numpy as np
+    import pandas as pd
+
     from deeptarget.data.readers import read_table
     from deeptarget.marketing.audience import select_audience
     from deeptarget.marketing.campaigns import load_response_model
+    from deeptarget.marketing.uplift import is_uplift_run, load_uplift_run
 
-    model = load_response_model(run_dir)
     customers = read_table(data)
-    scores = model.predict_proba(customers)
+    uplift = is_uplift_run(run_dir)
+    if uplift:
+        learner = load_uplift_run(run_dir)
+        effects = learner.predict_effect(customers)
+        if arm is None:
+            best = learner.best_arm(customers)
+            chosen_arm, scores = best["arm"].to_numpy(), best["uplift"].to_numpy(dtype=float)
+        else:
+            names = {str(a): a for a in learner.arms_}
+            if arm not in names:
+                raise typer.BadParameter(f"--arm {arm!r}: the run's treated arms are {sorted(names)}")
+            chosen_arm, scores = np.full(len(customers), arm, dtype=object), effects[names[arm]].to_numpy(dtype=float)
+    else:
+        if arm is not None:
+            raise typer.BadParameter("--arm needs an uplift run (task: uplift)")
+        scores = load_response_model(run_dir).predict_proba(customers)
     plan = select_audience(
         scores,
         cost_per_contact=cost_per_contact,
@@ -304,26 +406,34 @@ def audience(
         max_contacts=max_contacts,
     )
     target = out_file or data.with_name(data.name.split(".")[0] + ".audience.csv")
-    chosen = customers.assign(score=scores, selected=plan.selected)
-    chosen = chosen.iloc[plan.ranking]
-    chosen = chosen[chosen["selected"]].drop(columns=["selected"]).assign(expected_response=lambda f: f["score"])
+    if uplift:
+        chosen = customers.assign(arm=chosen_arm, uplift=scores, expected_incremental_response=scores)
+    else:
+        chosen = customers.assign(score=scores, expected_response=scores)
+    chosen = chosen.iloc[plan.ranking[: plan.n_contacted]]
     chosen.to_csv(target, index=False)
     summary = plan.summary()
+    extra = "incremental " if uplift else ""
     table = Table(title=f"Audience from {data.name} ({summary['n_customers']} customers scored)", title_justify="left")
     table.add_column("")
     table.add_column("", justify="right")
     table.add_row("customers to contact", f"{summary['n_contacted']}")
+    if uplift:
+        counts = pd.Series(chosen["arm"]).value_counts()
+        table.add_row("arms", ", ".join(f"{name}: {count}" for name, count in counts.items()) or "-")
     table.add_row("cost", f"{summary['cost']:,.2f}")
-    table.add_row("expected responses", f"{summary['expected_responses']:,.1f}")
-    table.add_row("expected value", f"{summary['expected_value']:,.2f}")
-    table.add_row("expected profit", f"{summary['expected_profit']:,.2f}")
+    table.add_row(f"expected {extra}responses", f"{summary['expected_responses']:,.1f}")
+    table.add_row(f"expected {extra}value", f"{summary['expected_value']:,.2f}")
+    table.add_row(f"expected {extra}profit", f"{summary['expected_profit']:,.2f}")
     table.add_row(
-        "expected response rate", f"{summary['response_rate']:.2%} (random targeting: {summary['base_rate']:.2%})"
+        f"expected {extra}response rate",
+        f"{summary['response_rate']:.2%} (random targeting: {summary['base_rate']:.2%})",
     )
     table.add_row("expected lift over random targeting", f"{summary['expected_lift']:.2f}x")
     table.add_row("stopped by", str(summary["limited_by"]))
     out.print(table)
-    out.print(f"audience written to {target} (customers in score order, with score and expected_response)")
+    what = "arm, uplift and expected_incremental_response" if uplift else "score and expected_response"
+    out.print(f"audience written to {target} (customers in score order, with {what})")
 
 
 def _plain(value: Any) -> Any:

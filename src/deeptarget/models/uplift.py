@@ -17,8 +17,13 @@ effects using machine learning", PNAS 116(10).
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any, Self
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +33,9 @@ from deeptarget.errors import ConfigError, DataError, NotFittedError
 from deeptarget.models.ctr.response import ResponseConfig, ResponseModel
 from deeptarget.registry import CLASSIFIERS
 
-__all__ = ["TLearner", "XLearner"]
+__all__ = ["UPLIFT_FILE", "TLearner", "XLearner", "load_uplift_learner"]
+
+UPLIFT_FILE = "uplift.json"
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +81,8 @@ class TLearner:
     >>> bool(effect[0] > 0.2 and abs(effect[1]) < 0.1)
     True
     """
+
+    kind: ClassVar[str] = "t-learner"
 
     def __init__(self, model: str = "logreg", config: ResponseConfig | None = None) -> None:
         self.model = model
@@ -129,6 +138,96 @@ class TLearner:
         effect = self.predict_effect(X)
         return pd.DataFrame({"arm": effect.idxmax(axis=1), "uplift": effect.max(axis=1)}, index=X.index)
 
+    # ------------------------------------------------------------------ persistence
+    def _sub_models(self) -> dict[str, ResponseModel]:
+        """Every fitted model by folder: ``outcome-<i>`` per arm (control first), ``tau0-<i>``, ``tau1-<i>``."""
+        arms = [self.control_, *self.arms_]
+        models = {f"outcome-{i}": self.outcome_models_[arm] for i, arm in enumerate(arms)}
+        for i, arm in enumerate(self.arms_, start=1):
+            for name, model in zip(("tau0", "tau1"), getattr(self, "effect_models_", {}).get(arm, ()), strict=False):
+                models[f"{name}-{i}"] = model
+        return models
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save to a directory: ``uplift.json`` (learner, arms, shares) and one model directory per fitted model.
+
+        Arms must be JSON values (strings or numbers). The directory is written next to ``path`` and renamed into
+        place, so a crash never leaves a half-written learner.
+        """
+        self._check_fitted()
+        arms = [self.control_, *self.arms_]
+        for arm in arms:
+            if not isinstance(arm, (str, int, float, bool)):
+                raise DataError(f"cannot save arm {arm!r}: arms must be strings or numbers", column="treatment")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            for name, model in self._sub_models().items():
+                model.save(staging / name)
+            head = {
+                "kind": self.kind,
+                "model": self.model,
+                "config": self.config.to_dict(),
+                "control": _plain(self.control_),
+                "arms": [_plain(a) for a in self.arms_],
+                "shares": [self.shares_[a] for a in arms],
+            }
+            (staging / UPLIFT_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Load a learner saved by :meth:`save` (no training data needed)."""
+        root = Path(path)
+        head_file = root / UPLIFT_FILE
+        if not head_file.is_file():
+            raise DataError(f"not an uplift model directory (no {UPLIFT_FILE})", file=str(root))
+        try:
+            head = json.loads(head_file.read_text(encoding="utf-8"))
+            kind, control, treated = head["kind"], head["control"], list(head["arms"])
+            shares = dict(zip([control, *treated], head["shares"], strict=True))
+            learner = cls(head["model"], ResponseConfig.from_dict(head["config"]))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"corrupt uplift model description: {exc}", file=str(head_file)) from None
+        if kind != cls.kind:
+            raise DataError(f"holds a {kind!r}, not a {cls.kind!r}", file=str(head_file))
+        learner.control_, learner.arms_, learner.shares_ = control, treated, shares
+        model_cls = CLASSIFIERS.get(learner.model)
+        learner.outcome_models_ = {
+            arm: model_cls.load(root / f"outcome-{i}") for i, arm in enumerate([control, *treated])
+        }
+        learner._load_effects(root, model_cls)
+        return learner
+
+    def _load_effects(self, root: Path, model_cls: type[ResponseModel]) -> None:
+        """Second-stage models (none for the T-learner)."""
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def load_uplift_learner(path: str | os.PathLike[str]) -> TLearner:
+    """Load a :class:`TLearner` or :class:`XLearner` saved with ``save``, whichever it is."""
+    head_file = Path(path) / UPLIFT_FILE
+    if not head_file.is_file():
+        raise DataError(f"not an uplift model directory (no {UPLIFT_FILE})", file=str(path))
+    try:
+        kind = json.loads(head_file.read_text(encoding="utf-8")).get("kind")
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise DataError(f"corrupt uplift model description: {exc}", file=str(head_file)) from None
+    for cls in (TLearner, XLearner):
+        if cls.kind == kind:
+            return cls.load(path)
+    raise DataError(f"unknown uplift learner kind {kind!r}; expected 't-learner' or 'x-learner'", file=str(head_file))
+
 
 class XLearner(TLearner):
     """The X-learner (Künzel et al. 2019): T-learner outcome models, then effect models on imputed effects.
@@ -138,11 +237,20 @@ class XLearner(TLearner):
     ``g * tau_0(x) + (1 - g) * tau_1(x)`` with ``g`` the arm's share of the arm + control rows.
     """
 
+    kind: ClassVar[str] = "x-learner"
+    effect_models_: dict[Any, tuple[ResponseModel, ResponseModel]]
+
+    def _load_effects(self, root: Path, model_cls: type[ResponseModel]) -> None:
+        self.effect_models_ = {
+            arm: (model_cls.load(root / f"tau0-{i}"), model_cls.load(root / f"tau1-{i}"))
+            for i, arm in enumerate(self.arms_, start=1)
+        }
+
     def _fit_effects(self, X: pd.DataFrame, y: np.ndarray, arms: np.ndarray) -> None:
         control = self.control_
         control_rows = arms == control
         mu_control = self.outcome_models_[control]
-        self.effect_models_: dict[Any, tuple[ResponseModel, ResponseModel]] = {}
+        self.effect_models_ = {}
         for arm in self.arms_:
             rows = arms == arm
             imputed_treated = y[rows] - mu_control.predict_proba(X[rows])
