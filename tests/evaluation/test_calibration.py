@@ -116,7 +116,7 @@ def test_not_fitted_and_bad_inputs() -> None:
 @pytest.mark.parametrize(
     ("saved", "message"),
     [
-        ({"kind": "platt"}, "unknown kind 'platt'"),
+        ({"kind": "beta"}, "unknown kind 'beta'"),
         ([1, 2], "unknown kind None"),
         ({"kind": "temperature"}, "'temperature' must be a number"),
         ({"kind": "temperature", "temperature": -1.0}, "finite and > 0"),
@@ -146,3 +146,19 @@ def test_calibration_report() -> None:
     assert report["ece_after"] < report["ece_before"]
     with pytest.raises(DataError, match="3 rows but y_prob has 2"):
         calibration_report([0, 1, 1], [0.2, 0.4, 0.5], [0.2, 0.4])
+
+
+def test_platt_scaling_fixes_the_mean_where_temperature_cannot() -> None:
+    from deeptarget.evaluation.calibration import PlattScaling, TemperatureScaling
+
+    rng = np.random.default_rng(3)
+    true_p = rng.uniform(0.01, 0.2, 30000)
+    y = (rng.random(30000) < true_p).astype(int)
+    biased = expit(logit(true_p) + 1.0)  # right ranking and spread, too high by one logit
+    platt, temperature = PlattScaling().fit(y, biased), TemperatureScaling().fit(y, biased)
+    assert abs(platt.transform(biased).mean() - y.mean()) < 0.003
+    assert abs(temperature.transform(biased).mean() - y.mean()) > 0.01
+    restored = calibrator_from_dict(platt.to_dict())
+    np.testing.assert_allclose(restored.transform(biased), platt.transform(biased))
+    with pytest.raises(DataError, match="slope must be > 0"):
+        calibrator_from_dict({"kind": "platt", "slope": -1.0, "intercept": 0.0})

@@ -6,6 +6,7 @@ number of responders, an expected profit), fit a calibrator on held-out labels a
 
 - :class:`TemperatureScaling` divides the logit by one fitted temperature ``T > 0``: it keeps the ranking and
   needs few rows;
+- :class:`PlattScaling` adds an intercept, ``sigmoid(a * logit + b)``: it also moves the mean prediction;
 - :class:`IsotonicCalibration` fits any non-decreasing step-wise linear map: more flexible, needs more rows.
 
 Both have ``fit(y_true, y_prob) -> self``, ``transform(y_prob)``, ``to_dict()`` and ``from_dict()``; the fitted
@@ -21,7 +22,7 @@ from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import expit, logit
 
 from deeptarget.errors import DataError, NotFittedError
@@ -34,7 +35,7 @@ from deeptarget.evaluation.classification import (
     log_loss,
 )
 
-__all__ = ["IsotonicCalibration", "TemperatureScaling", "calibration_report", "calibrator_from_dict"]
+__all__ = ["IsotonicCalibration", "PlattScaling", "TemperatureScaling", "calibration_report", "calibrator_from_dict"]
 
 ArrayLike = npt.ArrayLike
 
@@ -120,6 +121,15 @@ class TemperatureScaling:
     def _logits(self, values: np.ndarray) -> np.ndarray:
         return values if self.from_logits else np.asarray(logit(np.clip(values, _EPS, 1.0 - _EPS)))
 
+    def _fit_inputs(self, y_true: ArrayLike, y_prob: ArrayLike, where: str) -> tuple[np.ndarray, np.ndarray]:
+        """Validated logits and float 0/1 targets (both classes present)."""
+        if self.from_logits:
+            labels, values = _labels_and_scores(y_true, y_prob, where, score_name="y_prob")
+        else:
+            labels, values = _labels_and_probs(y_true, y_prob, where)
+        _both_classes(labels, where)
+        return self._logits(values), labels.astype(np.float64)
+
     def fit(self, y_true: ArrayLike, y_prob: ArrayLike) -> Self:
         """Fit the temperature on validation labels and probabilities (or logits).
 
@@ -135,14 +145,7 @@ class TemperatureScaling:
         TemperatureScaling
             ``self``, with ``temperature_`` set.
         """
-        where = "TemperatureScaling.fit"
-        if self.from_logits:
-            labels, values = _labels_and_scores(y_true, y_prob, where, score_name="y_prob")
-        else:
-            labels, values = _labels_and_probs(y_true, y_prob, where)
-        _both_classes(labels, where)
-        logits = self._logits(values)
-        targets = labels.astype(np.float64)
+        logits, targets = self._fit_inputs(y_true, y_prob, "TemperatureScaling.fit")
 
         def mean_log_loss(log_temperature: float) -> float:
             z = logits * math.exp(-log_temperature)
@@ -208,6 +211,94 @@ class TemperatureScaling:
             raise DataError("saved temperature calibrator: 'from_logits' must be true or false", column="from_logits")
         scaler = cls(from_logits=from_logits)
         scaler.temperature_ = temperature
+        return scaler
+
+
+class PlattScaling(TemperatureScaling):
+    """Platt scaling: ``p' = sigmoid(a * logit(p) + b)`` with ``a > 0`` and ``b`` fitted by minimising log-loss.
+
+    Temperature scaling plus an intercept: it also moves the mean prediction, which matters when the scores are
+    used as probabilities of rare events (defaults, responses) and the model's base rate is off. ``a > 0`` keeps
+    the ranking unchanged.
+
+    References
+    ----------
+    Platt, J. (1999), "Probabilistic Outputs for Support Vector Machines and Comparisons to Regularized Likelihood
+    Methods", Advances in Large Margin Classifiers.
+
+    Examples
+    --------
+    >>> from scipy.special import expit, logit
+    >>> from deeptarget.evaluation.classification import log_loss
+    >>> rng = np.random.default_rng(0)
+    >>> true_p = rng.uniform(0.01, 0.3, 20000)
+    >>> y = rng.random(20000) < true_p
+    >>> shifted = expit(2 * logit(true_p) + 1.5)  # over-confident and too high
+    >>> platt = PlattScaling().fit(y, shifted)
+    >>> abs(platt.slope_ - 0.5) < 0.05 and abs(platt.intercept_ + 0.75) < 0.1  # undoes it: a = 1/2, b = -1.5/2
+    True
+    >>> bool(abs(platt.transform(shifted).mean() - y.mean()) < 0.005)
+    True
+    """
+
+    slope_: float
+    intercept_: float
+
+    def __repr__(self) -> str:
+        return f"PlattScaling(from_logits={self.from_logits!r})"
+
+    def fit(self, y_true: ArrayLike, y_prob: ArrayLike) -> Self:
+        """Fit slope and intercept on validation labels and probabilities (or logits)."""
+        logits, targets = self._fit_inputs(y_true, y_prob, "PlattScaling.fit")
+
+        def loss_and_grad(params: np.ndarray) -> tuple[float, np.ndarray]:
+            slope = math.exp(float(params[0]))
+            z = slope * logits + params[1]
+            residual = expit(z) - targets
+            grad = np.array([float(np.mean(residual * logits)) * slope, float(np.mean(residual))])
+            return float(np.mean(np.logaddexp(0.0, z) - targets * z)), grad
+
+        start = np.array([0.0, 0.0])
+        result = minimize(loss_and_grad, start, jac=True, method="L-BFGS-B", bounds=[_LOG_T_BOUNDS, (-50.0, 50.0)])
+        self.slope_ = float(math.exp(float(result.x[0])))
+        self.intercept_ = float(result.x[1])
+        self.temperature_ = 1.0 / self.slope_
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "slope_"):
+            raise NotFittedError("PlattScaling is not fitted; call fit() first")
+
+    def transform(self, y_prob: ArrayLike) -> np.ndarray:
+        """Calibrated probabilities ``sigmoid(a * logit(p) + b)``."""
+        self._check_fitted()
+        values = _values(y_prob, "PlattScaling.transform", probabilities=not self.from_logits)
+        return np.asarray(expit(self.slope_ * self._logits(values) + self.intercept_), dtype=np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted state as a JSON-ready dict (``kind``, ``slope``, ``intercept``, ``from_logits``)."""
+        self._check_fitted()
+        return {"kind": "platt", "slope": self.slope_, "intercept": self.intercept_, "from_logits": self.from_logits}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """A fitted scaler from :meth:`to_dict`'s output; DataError when it is malformed.
+
+        Examples
+        --------
+        >>> PlattScaling.from_dict({"kind": "platt", "slope": 1.0, "intercept": 0.0}).transform([0.2]).round(3).tolist()
+        [0.2]
+        """
+        if not isinstance(data, Mapping) or data.get("kind") != "platt":
+            raise DataError("saved Platt calibrator: expected an object with kind 'platt'", column="kind")
+        slope, intercept = _float(data, "slope", "platt"), _float(data, "intercept", "platt")
+        if not (math.isfinite(slope) and slope > 0 and math.isfinite(intercept)):
+            raise DataError(f"saved Platt calibrator: slope must be > 0, got {slope!r}", column="slope")
+        from_logits = data.get("from_logits", False)
+        if not isinstance(from_logits, bool):
+            raise DataError("saved Platt calibrator: 'from_logits' must be true or false", column="from_logits")
+        scaler = cls(from_logits=from_logits)
+        scaler.slope_, scaler.intercept_, scaler.temperature_ = slope, intercept, 1.0 / slope
         return scaler
 
 
@@ -346,7 +437,7 @@ class IsotonicCalibration:
         return calibrator
 
 
-def calibrator_from_dict(data: Mapping[str, Any]) -> TemperatureScaling | IsotonicCalibration:
+def calibrator_from_dict(data: Mapping[str, Any]) -> TemperatureScaling | PlattScaling | IsotonicCalibration:
     """Either calibrator back from its ``to_dict()``, chosen by the ``kind`` field.
 
     Parameters
@@ -367,9 +458,13 @@ def calibrator_from_dict(data: Mapping[str, Any]) -> TemperatureScaling | Isoton
     kind = data.get("kind") if isinstance(data, Mapping) else None
     if kind == "temperature":
         return TemperatureScaling.from_dict(data)
+    if kind == "platt":
+        return PlattScaling.from_dict(data)
     if kind == "isotonic":
         return IsotonicCalibration.from_dict(data)
-    raise DataError(f"saved calibrator: unknown kind {kind!r}; expected 'temperature' or 'isotonic'", column="kind")
+    raise DataError(
+        f"saved calibrator: unknown kind {kind!r}; expected 'temperature', 'platt' or 'isotonic'", column="kind"
+    )
 
 
 def calibration_report(

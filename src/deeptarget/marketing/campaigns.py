@@ -47,7 +47,7 @@ from deeptarget.evaluation.classification import (
     roc_auc,
 )
 from deeptarget.loading import load_model
-from deeptarget.models.ctr.response import ResponseConfig, ResponseModel
+from deeptarget.models.ctr.response import ResponseModel
 from deeptarget.persistence import write_json
 from deeptarget.registry import CLASSIFIERS
 
@@ -182,7 +182,8 @@ def train_response_run(config: ResponseRunConfig, out_dir: str | os.PathLike[str
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
     frame, label, source = read_customer_table(config.data)
     parts = split_table(frame, label, config.split)
-    model: ResponseModel = CLASSIFIERS.get(config.model.name)(ResponseConfig.from_dict(config.model.params))
+    model_cls = CLASSIFIERS.get(config.model.name)
+    model: ResponseModel = model_cls(model_cls.config_class.from_dict(config.model.params))
     X = {name: part.drop(columns=[label]) for name, part in parts.items()}
     y = {name: part[label].to_numpy() for name, part in parts.items()}
     valid = (X["valid"], y["valid"]) if len(X["valid"]) else None

@@ -366,7 +366,10 @@ class Trainer:
             seed_everything(config.seed)
             self.device = resolve_device(config.device)
             self.module = module.to(self.device)
-            self.optimizer: torch.optim.Optimizer = build_optimizer(module.parameters(), config)
+            # a module may ask for parameter groups (e.g. a larger learning rate for some parameters)
+            groups = getattr(module, "parameter_groups", None)
+            params = groups(config.lr) if callable(groups) else module.parameters()
+            self.optimizer: torch.optim.Optimizer = build_optimizer(params, config)
             self.scheduler: Scheduler | None = build_scheduler(self.optimizer, config)
             self.has_validation = validate is not None
             if config.lr_schedule == "plateau" and config.monitor.startswith("valid/") and validate is None:

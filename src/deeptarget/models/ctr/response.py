@@ -27,6 +27,7 @@ from deeptarget.data.tabular import EncodedBatch, TabularEncoder, TabularSchema,
 from deeptarget.errors import ConfigError, DataError, NotFittedError
 from deeptarget.evaluation.calibration import (
     IsotonicCalibration,
+    PlattScaling,
     TemperatureScaling,
     calibration_report,
     calibrator_from_dict,
@@ -71,10 +72,11 @@ class ResponseConfig(Config):
     n_cross_layers
         Cross layers (``dcnv2``).
     calibration
-        ``temperature`` (default) or ``isotonic``: after training, fit a probability calibrator on the validation
-        rows (:mod:`deeptarget.evaluation.calibration`) and apply it in :meth:`ResponseModel.predict_proba`;
-        ``none`` keeps the raw network output. Without validation rows nothing is calibrated (logged).
-        Temperature scaling keeps the ranking (AUC) unchanged; isotonic may tie scores.
+        ``temperature`` (default), ``platt`` or ``isotonic``: after training, fit a probability calibrator on the
+        validation rows (:mod:`deeptarget.evaluation.calibration`) and apply it in
+        :meth:`ResponseModel.predict_proba`; ``none`` keeps the raw network output. Without validation rows
+        nothing is calibrated (logged). Temperature and Platt scaling keep the ranking (AUC) unchanged (Platt also
+        moves the mean prediction); isotonic may tie scores.
     objective
         ``binary``: 0/1 labels, binary cross-entropy, :meth:`ResponseModel.predict_proba`; ``regression``: any
         real target, squared error, :meth:`ResponseModel.predict` (e.g. the second stage of an X-learner).
@@ -99,7 +101,7 @@ class ResponseConfig(Config):
     hidden_sizes: tuple[int, ...] = (256, 128)
     dropout: float = 0.1
     n_cross_layers: int = 3
-    calibration: Literal["none", "temperature", "isotonic"] = "temperature"
+    calibration: Literal["none", "temperature", "platt", "isotonic"] = "temperature"
     objective: Literal["binary", "regression"] = "binary"
     schema: TabularSchema | None = None
     train: TrainConfig = dataclasses.field(default_factory=_response_train)
@@ -113,9 +115,10 @@ class ResponseConfig(Config):
             raise ConfigError(f"ResponseConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.n_cross_layers < 1:
             raise ConfigError(f"ResponseConfig.n_cross_layers must be >= 1, got {self.n_cross_layers}")
-        if self.calibration not in ("none", "temperature", "isotonic"):
+        if self.calibration not in ("none", "temperature", "platt", "isotonic"):
             raise ConfigError(
-                f"ResponseConfig.calibration must be 'none', 'temperature' or 'isotonic', got {self.calibration!r}"
+                "ResponseConfig.calibration must be 'none', 'temperature', 'platt' or 'isotonic', "
+                f"got {self.calibration!r}"
             )
         if self.objective not in ("binary", "regression"):
             raise ConfigError(f"ResponseConfig.objective must be 'binary' or 'regression', got {self.objective!r}")
@@ -206,9 +209,10 @@ class ResponseModel:
 
     model_type: ClassVar[str]
     architecture: ClassVar[Architecture]
+    config_class: ClassVar[type[ResponseConfig]] = ResponseConfig
 
     def __init__(self, config: ResponseConfig | None = None) -> None:
-        self.config = config or ResponseConfig()
+        self.config = config or self.config_class()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -234,8 +238,7 @@ class ResponseModel:
             raise DataError(f"{type(self).__name__}.fit: no training rows")
         if binary and labels.min() == labels.max():
             raise DataError(f"{type(self).__name__}.fit: every training label is {int(labels[0])}", column="y")
-        schema = self.config.schema or infer_schema(X)
-        self.encoder_ = TabularEncoder(schema).fit(X)
+        self.encoder_ = TabularEncoder(self._schema(X)).fit(X)
         data = _as_tensors(self.encoder_.transform(X), labels)
         validate = None
         if valid is not None:
@@ -251,7 +254,8 @@ class ResponseModel:
         self.network_.train()
         mean = float(labels.mean())
         with torch.no_grad():  # start at the base rate (or mean): the first epochs learn features, not the prior
-            self.network_.bias.fill_(math.log(mean / (1.0 - mean)) if binary else mean)
+            bias: torch.Tensor = self.network_.bias  # type: ignore[assignment]
+            bias.fill_(math.log(mean / (1.0 - mean)) if binary else mean)
 
         def batches(epoch: int) -> Iterator[TabularTensors]:
             order = torch.randperm(len(data), generator=make_generator(config.seed, epoch))
@@ -262,7 +266,8 @@ class ResponseModel:
             self.network_, self._step, batches, validate=validate, run_dir=run_dir
         )
         self.network_.eval()
-        self.calibrator_: TemperatureScaling | IsotonicCalibration | None = None
+        self._after_fit(data)
+        self.calibrator_: TemperatureScaling | PlattScaling | IsotonicCalibration | None = None
         self.calibration_report_: dict[str, float] | None = None
         if binary and self.config.calibration != "none":
             if valid is None:
@@ -273,14 +278,21 @@ class ResponseModel:
         logger.info("%s fitted in %.2fs", type(self).__name__, self.fit_seconds_)
         return self
 
+    def _schema(self, X: pd.DataFrame) -> TabularSchema:
+        """The feature schema: the configured one, else inferred from the training frame's dtypes."""
+        return self.config.schema or infer_schema(X)
+
+    def _after_fit(self, data: TabularTensors) -> None:
+        """Hook after training (best weights restored, eval mode), before calibration."""
+
     def _calibrate(self, valid: TabularTensors) -> None:
         labels = valid.labels.numpy()
         if labels.min() == labels.max():
             logger.warning("validation labels are all %d: probabilities are not calibrated", int(labels[0]))
             return
         raw = self._predict_tensors(valid)
-        calibrator = TemperatureScaling() if self.config.calibration == "temperature" else IsotonicCalibration()
-        self.calibrator_ = calibrator.fit(labels, raw)
+        kinds = {"temperature": TemperatureScaling, "platt": PlattScaling, "isotonic": IsotonicCalibration}
+        self.calibrator_ = kinds[self.config.calibration]().fit(labels, raw)
         self.calibration_report_ = calibration_report(labels, raw, self.calibrator_.transform(raw))
         logger.info(
             "%s calibration on %d validation rows: log-loss %.4f -> %.4f, ECE %.4f -> %.4f",
@@ -292,7 +304,7 @@ class ResponseModel:
             self.calibration_report_["ece_after"],
         )
 
-    def _build_network(self) -> CTRNetwork:
+    def _build_network(self) -> torch.nn.Module:
         enc, cfg = self.encoder_, self.config
         cards = enc.cardinalities
         return CTRNetwork(
@@ -398,7 +410,7 @@ class ResponseModel:
             raise DataError(
                 f"holds a {files.model_type!r} model, not {cls.model_type!r}", file=str(Path(path) / "config.json")
             )
-        model = cls(ResponseConfig.from_dict(files.config))
+        model = cls(cls.config_class.from_dict(files.config))
         try:
             model.encoder_ = TabularEncoder.from_dict(files.encoders["tabular"])
         except KeyError:
