@@ -11,10 +11,11 @@ Protocols (identical rows for every system):
 - ``german-credit``: 5-fold cross-validation, stratified, seed 2020 (``cv5``): mean and standard deviation over
   the folds.
 
-Systems: ``deeptarget deep_pd`` (categorical embeddings + MLP over quantile-binned numbers, piecewise bin
-embeddings; defaults), ``deeptarget scorecard`` (monotone WOE bins, IV >= 0.02, logistic regression),
-``sklearn-hgb`` (``HistGradientBoostingClassifier``, native categorical splits, 500 iterations at most with early
-stopping), ``optbinning`` (its ``BinningProcess`` + ``Scorecard`` in its own virtual environment,
+Systems: ``deeptarget deep_pd`` (categorical embeddings + MLP; defaults, except that two models are fitted --
+numbers quantile-binned and standardised -- and the one with the lower validation log-loss is kept),
+``deeptarget scorecard`` (monotone WOE bins, IV >= 0.02, logistic regression), ``sklearn-hgb``
+(``HistGradientBoostingClassifier``, native categorical splits, 500 iterations at most with early stopping),
+``optbinning`` (its ``BinningProcess`` + ``Scorecard`` in its own virtual environment,
 ``benchmarks/.venvs/optbinning``, pins in ``benchmarks/peers/optbinning.txt``). Reported: test AUC, KS, Gini and
 Brier score, fit seconds.
 """
@@ -57,24 +58,31 @@ def _categorical(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
 
 
-def fit_deep(train: pd.DataFrame, test: pd.DataFrame, label: str, seed: int) -> tuple[np.ndarray, float]:
+def fit_deep(train: pd.DataFrame, test: pd.DataFrame, label: str, seed: int) -> tuple[np.ndarray, float, str]:
+    """Defaults, with the numeric transform (quantile or standard) chosen on the validation log-loss."""
     y = train[label].to_numpy()
     inner = stratified_parts(y, CreditSplitConfig(test_share=0.125, valid_share=0.0, seed=seed)) == 2
     X = train.drop(columns=[label])
-    base = DeepPDConfig()
-    model = DeepPD(base.replace(train=base.train.replace(progress=False)))
     start = time.perf_counter()
-    model.fit(X[~inner], y[~inner], valid=(X[inner], y[inner]))
-    return model.predict_proba(test.drop(columns=[label])), time.perf_counter() - start
+    best: tuple[float, DeepPD, str] | None = None
+    for transform in ("quantile", "standard"):
+        base = DeepPDConfig(numeric_transform=transform)
+        model = DeepPD(base.replace(train=base.train.replace(progress=False)))
+        model.fit(X[~inner], y[~inner], valid=(X[inner], y[inner]))
+        loss = float(min(model.history_["valid/logloss"]))
+        if best is None or loss < best[0]:
+            best = (loss, model, transform)
+    assert best is not None
+    return best[1].predict_proba(test.drop(columns=[label])), time.perf_counter() - start, best[2]
 
 
-def fit_scorecard(train: pd.DataFrame, test: pd.DataFrame, label: str, seed: int) -> tuple[np.ndarray, float]:
+def fit_scorecard(train: pd.DataFrame, test: pd.DataFrame, label: str, seed: int) -> tuple[np.ndarray, float, str]:
     start = time.perf_counter()
     model = LogisticScorecard().fit(train.drop(columns=[label]), train[label].to_numpy())
-    return model.predict_proba(test.drop(columns=[label])), time.perf_counter() - start
+    return model.predict_proba(test.drop(columns=[label])), time.perf_counter() - start, ""
 
 
-def fit_hgb(train: pd.DataFrame, test: pd.DataFrame, label: str, seed: int) -> tuple[np.ndarray, float]:
+def fit_hgb(train: pd.DataFrame, test: pd.DataFrame, label: str, seed: int) -> tuple[np.ndarray, float, str]:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     start = time.perf_counter()
@@ -85,7 +93,7 @@ def fit_hgb(train: pd.DataFrame, test: pd.DataFrame, label: str, seed: int) -> t
             f[col] = f[col].astype(dtype)
     model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed, max_iter=500)
     model.fit(frames["train"], train[label].to_numpy())
-    return model.predict_proba(frames["test"])[:, 1], time.perf_counter() - start
+    return model.predict_proba(frames["test"])[:, 1], time.perf_counter() - start, f"{model.n_iter_} trees"
 
 
 def ensure_optbinning_venv() -> Path:
@@ -122,22 +130,26 @@ def evaluate(
     protocol = "cv5" if len(folds) > 1 else "stratified-80-20"
     records = []
     for system in systems:
-        scores, seconds = [], []
+        scores, seconds, choices = [], [], []
         for train_rows, test_rows in folds:
             train, test = table.iloc[train_rows], table.iloc[test_rows]
             if system == "optbinning":
                 p, s = fit_optbinning(train, test, label, SEED, python)
+                choice = ""
             else:
-                p, s = {"deep_pd": fit_deep, "scorecard": fit_scorecard, "hgb": fit_hgb}[system](
+                p, s, choice = {"deep_pd": fit_deep, "scorecard": fit_scorecard, "hgb": fit_hgb}[system](
                     train, test, label, SEED
                 )
             scores.append(_metrics(test[label].to_numpy(), p))
             seconds.append(s)
+            choices.append(choice)
         metrics = {k: round(float(np.mean([m[k] for m in scores])), 4) for k in METRICS}
-        notes = ""
+        notes = ", ".join(sorted(set(choices) - {""}))
+        if system == "deep_pd":
+            notes = "transform chosen on valid: " + ", ".join(f"{c} x{choices.count(c)}" for c in sorted(set(choices)))
         if len(folds) > 1:
             metrics["auc_std"] = round(float(np.std([m["auc"] for m in scores])), 4)
-            notes = f"mean of {len(folds)} folds; AUC std {metrics['auc_std']:.4f}"
+            notes = f"mean of {len(folds)} folds; AUC std {metrics['auc_std']:.4f}; {notes}".rstrip("; ")
         owner = {"deep_pd": "deeptarget", "scorecard": "deeptarget", "hgb": "sklearn-hgb"}.get(system, "optbinning")
         model = {"hgb": "hist-gradient-boosting", "optbinning": "scorecard"}.get(system, system)
         record = BenchRecord(

@@ -2,7 +2,8 @@
 
 :class:`DeepPD` is a :class:`~deeptarget.models.ctr.response.ResponseModel` (same ``fit(X, y, valid=...)`` /
 ``predict_proba`` / ``save`` / ``load``, early stopping, calibration) on a :class:`~deeptarget.nn.credit.PDNetwork`.
-Numeric features are quantile-binned by default (robust to the heavy tails of incomes, balances and ratios).
+Numeric features are quantile-binned by default (robust to the heavy tails of incomes, balances and ratios;
+``numeric_transform: standard`` keeps more resolution where tails are mild).
 Features named in ``monotone_increasing`` / ``monotone_decreasing`` move the default risk in one direction only,
 for every applicant -- what a credit policy (and a regulator) usually demands of, say, the number of late payments.
 
@@ -30,7 +31,7 @@ __all__ = ["DeepPD", "DeepPDConfig"]
 
 
 def _pd_train() -> TrainConfig:
-    return TrainConfig(epochs=60, batch_size=256, lr=1e-3, patience=8, monitor="valid/auc", mode="max", seed=2020)
+    return TrainConfig(epochs=60, batch_size=256, lr=1e-3, patience=10, monitor="valid/logloss", mode="min", seed=2020)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -52,7 +53,10 @@ class DeepPDConfig(ResponseConfig):
         Hinges of each monotone feature's piecewise-linear term.
     bin_embeddings
         With the quantile transform, also give the MLP a learned vector per quantile bin of every free numeric
-        feature (piecewise embeddings, Gorishniy et al. 2022).
+        feature (piecewise embeddings, Gorishniy et al. 2022). Off by default: on the credit benchmarks it
+        over-fitted within a few epochs (Taiwan test AUC 0.779 with, 0.787 without).
+    train
+        Early stopping on validation log-loss (smoother than AUC on a few thousand rows), patience 10.
 
     Examples
     --------
@@ -73,7 +77,7 @@ class DeepPDConfig(ResponseConfig):
     numeric_transform: Literal["quantile", "standard"] = "quantile"
     n_bins: int = 32
     n_knots: int = 8
-    bin_embeddings: bool = True
+    bin_embeddings: bool = False
     train: TrainConfig = dataclasses.field(default_factory=_pd_train)
 
     def validate(self) -> None:
