@@ -38,7 +38,7 @@ __all__ = ["LoadResult", "download_dataset", "get_dataset", "load_interactions",
 logger = logging.getLogger(__name__)
 
 # Modules that register datasets when imported; the optional ones may not exist in every build.
-_DATASET_MODULES = ("deeptarget.data.datasets",)
+_DATASET_MODULES = ("deeptarget.data.datasets", "deeptarget.data.sequences")
 _OPTIONAL_DATASET_MODULES = ("deeptarget.data.synthetic",)
 
 

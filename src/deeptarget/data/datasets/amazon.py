@@ -17,14 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 
 from deeptarget.data.datasets.base import LoadedDataset, RemoteFile
 from deeptarget.data.datasets.download import DownloadableDataset
 from deeptarget.data.datasets.paths import require_files
-from deeptarget.data.readers import normalise_ids, read_table
-from deeptarget.errors import ConfigError, DataError
+from deeptarget.errors import ConfigError
 from deeptarget.registry import DATASETS
 
 __all__ = ["AmazonBeauty", "SequenceFileDataset", "read_sequence_file"]
@@ -36,16 +34,13 @@ _TIME_NOTE = "time is each row's rank within its user (the file has no timestamp
 def read_sequence_file(path: str | Path) -> pd.DataFrame:
     """Read a ``user item`` per line file (whitespace-separated, no header, in time order per user).
 
+    The frame of :func:`deeptarget.data.sequences.read_sequence_frame` (which also takes other delimiters).
+
     Returns
     -------
     pandas.DataFrame
         Columns ``user``, ``item`` (int64 when every id is an integer, else strings) and ``time``: the row's
         0-based rank among its user's rows, in file order (int64).
-
-    Raises
-    ------
-    DataError
-        The file is missing or a line does not have exactly two fields (naming the line).
 
     Examples
     --------
@@ -55,23 +50,9 @@ def read_sequence_file(path: str | Path) -> pd.DataFrame:
     >>> read_sequence_file(path).to_dict("list")
     {'user': [1, 2, 1, 1], 'item': [10, 10, 11, 12], 'time': [0, 0, 1, 2]}
     """
-    label = str(path)
-    raw = read_table(path, format="csv", delimiter=r"\s+", header=False, names=["user", "item"])
-    frame = pd.DataFrame({"user": normalise_ids(raw["user"]), "item": normalise_ids(raw["item"])})
-    missing = (frame["user"].isna() | frame["item"].isna()).to_numpy(dtype=bool)
-    if missing.any():
-        first = int(np.flatnonzero(missing)[0])
-        raise DataError(
-            "expected two fields 'user item' on every line",
-            file=label,
-            row={
-                "row": first + 1,
-                "user": _text(raw["user"].iloc[first]),
-                "item": _text(raw["item"].iloc[first]),
-            },
-        )
-    frame["time"] = frame.groupby("user", sort=False).cumcount().to_numpy(dtype=np.int64)
-    return frame
+    from deeptarget.data.sequences import read_sequence_frame
+
+    return read_sequence_frame(path)
 
 
 def _text(value: Any) -> str | None:
