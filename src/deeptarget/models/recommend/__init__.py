@@ -7,6 +7,7 @@
 - ``mlp``: :class:`MLPRecommender`, user embedding -> ReLU layers -> a score per item
 - ``mf``: :class:`MatrixFactorization`, user and item embeddings, BPR / BCE on sampled negatives
 - ``neumf``: :class:`NeuMF`, He et al.'s GMF and MLP towers fused into one logit
+- ``gru4rec`` / ``sasrec``: :class:`GRU4Rec` / :class:`SASRec`, next-item models over each user's item sequence
 """
 
 from deeptarget.models.recommend.ease import EASE, EASEConfig, ease_weights
@@ -15,11 +16,14 @@ from deeptarget.models.recommend.mf import MatrixFactorization, MFConfig
 from deeptarget.models.recommend.mlp import MLPRecConfig, MLPRecommender
 from deeptarget.models.recommend.neumf import NeuMF, NeuMFConfig
 from deeptarget.models.recommend.popularity import Popularity, PopularityConfig
+from deeptarget.models.recommend.sequential import GRU4Rec, GRU4RecConfig, SASRec, SASRecConfig
 from deeptarget.models.recommend.vae import MultDAE, MultDAEConfig, MultVAE, MultVAEConfig
 
 __all__ = [
     "EASE",
     "EASEConfig",
+    "GRU4Rec",
+    "GRU4RecConfig",
     "ItemKNN",
     "ItemKNNConfig",
     "MFConfig",
@@ -34,6 +38,8 @@ __all__ = [
     "NeuMFConfig",
     "Popularity",
     "PopularityConfig",
+    "SASRec",
+    "SASRecConfig",
     "ease_weights",
     "item_similarity",
 ]
