@@ -226,7 +226,7 @@ def test_validation_uses_the_train_history_and_test_scoring_adds_the_valid_item(
     np.testing.assert_array_equal(model.sequences_.items, full.items)
     # so the best item the user does not have yet is the successor of the valid item ...
     valid = split.valid.to_frame(raw_ids=False)
-    users, valid_items = valid["user"].to_numpy(), valid["item"].to_numpy()
+    users, valid_items = valid["user"].to_numpy().copy(), valid["item"].to_numpy()
     succ = (valid_items + 1) % N_ITEMS  # raw item 100 + k has index k
     assert np.mean(top_unseen(model, users, split.train, split.valid) == succ) > 0.8
     test_hit = hit_at_1(model, split)
