@@ -158,7 +158,11 @@ def _evaluate(config: RunConfig, model: Recommender, split: Split, *, progress: 
     ev = config.evaluation
     out: dict[str, Any] = {}
     start = time.perf_counter()
+    # Sequence models score from a history; valid must be scored from train alone, test from train + valid.
+    with_history = getattr(model, "with_history", None)
     if split.valid is not None and len(split.valid):
+        if with_history is not None:
+            with_history(split.train)
         valid = evaluate_ranking(
             model,
             split.valid,
@@ -170,6 +174,8 @@ def _evaluate(config: RunConfig, model: Recommender, split: Split, *, progress: 
         )
         out["valid"] = _rounded(valid.metrics)
     exclude = (split.train,) if split.valid is None else (split.train, split.valid)
+    if with_history is not None:
+        with_history(*exclude)
     test = evaluate_ranking(
         model,
         split.test,

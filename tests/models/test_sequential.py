@@ -375,3 +375,29 @@ def test_training_data_without_a_next_item_is_refused() -> None:
     single = Interactions.from_frame(pd.DataFrame({"user": [1, 2], "item": [5, 6]}), source="singles.csv")
     with pytest.raises(DataError, match="at least two training interactions"):
         GRU4Rec(gru_config()).fit(single)
+
+
+def test_a_run_scores_valid_from_train_and_test_from_train_plus_valid(tmp_path: Path) -> None:
+    """``deeptarget train`` re-evaluates after fit: valid must not see the valid item in its own history."""
+    from deeptarget.config import ColumnMap, DataConfig, EvaluationConfig, ModelSpec, RunConfig, SplitConfig
+    from deeptarget.runs import train_run
+
+    path = tmp_path / "pattern.csv"
+    pattern_frame().to_csv(path, index=False)
+    params = gru_config(train=tiny_train(epochs=15)).to_dict()
+    config = RunConfig(
+        data=DataConfig(path=str(path), columns=ColumnMap(user="user", item="item", time="time")),
+        split=SplitConfig(method="leave_one_out"),
+        model=ModelSpec(name="gru4rec", params=params),
+        evaluation=EvaluationConfig(ks=(10,), metrics=("ndcg",)),
+    )
+    result = train_run(config, tmp_path / "run")
+    model = result.model
+    assert isinstance(model, SequentialRecommender)
+    # the valid figure in metrics.json is the one training saw at its last epoch (train history only) ...
+    assert result.metrics["valid"]["ndcg@10"] == pytest.approx(model.history_["valid/ndcg@10"][-1], abs=1e-4)
+    # ... and the saved model scores from train + valid
+    loaded = load_model(tmp_path / "run" / "model")
+    assert isinstance(loaded, SequentialRecommender)
+    assert loaded.sequences_.items.size == model.sequences_.items.size > 0
+    assert result.metrics["test"]["ndcg@10"] > 0.5
