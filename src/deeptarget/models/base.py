@@ -148,6 +148,13 @@ class Recommender(ABC):
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:  # noqa: B027 - optional hook
         """Restore the learned arrays (subclasses extend)."""
 
+    def _extra_encoders(self) -> dict[str, Any]:
+        """Feature vocabularies and other JSON state to save in ``encoders.json`` beside the id encoders."""
+        return {}
+
+    def _restore_encoders(self, encoders: dict[str, Any]) -> None:  # noqa: B027 - optional hook
+        """Restore :meth:`_extra_encoders`' state (called before :meth:`_set_arrays`)."""
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save to a directory of JSON + safetensors; returns the directory."""
         self._check_fitted()
@@ -171,7 +178,11 @@ class Recommender(ABC):
             model_type=self.model_type,
             config=self.config.to_dict(),
             arrays=arrays,
-            encoders={"user": self.user_encoder_.to_json(), "item": self.item_encoder_.to_json()},
+            encoders={
+                "user": self.user_encoder_.to_json(),
+                "item": self.item_encoder_.to_json(),
+                **self._extra_encoders(),
+            },
             meta=meta,
         )
 
@@ -196,6 +207,7 @@ class Recommender(ABC):
             (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n_users, n_items)
         )
         model.fit_seconds_ = float(files.meta.get("fit_seconds") or 0.0)
+        model._restore_encoders(files.encoders)
         model._set_arrays(files.arrays)
         return model
 

@@ -7,10 +7,12 @@
 - ``mlp``: :class:`MLPRecommender`, user embedding -> ReLU layers -> a score per item
 - ``mf``: :class:`MatrixFactorization`, user and item embeddings, BPR / BCE on sampled negatives
 - ``neumf``: :class:`NeuMF`, He et al.'s GMF and MLP towers fused into one logit
+- ``hybrid``: :class:`Hybrid`, a two-tower model over ids, categories, text and images, for cold-start items and users
 - ``gru4rec`` / ``sasrec``: :class:`GRU4Rec` / :class:`SASRec`, next-item models over each user's item sequence
 """
 
 from deeptarget.models.recommend.ease import EASE, EASEConfig, ease_weights
+from deeptarget.models.recommend.hybrid import Hybrid, HybridConfig
 from deeptarget.models.recommend.itemknn import ItemKNN, ItemKNNConfig, item_similarity
 from deeptarget.models.recommend.mf import MatrixFactorization, MFConfig
 from deeptarget.models.recommend.mlp import MLPRecConfig, MLPRecommender
@@ -24,6 +26,8 @@ __all__ = [
     "EASEConfig",
     "GRU4Rec",
     "GRU4RecConfig",
+    "Hybrid",
+    "HybridConfig",
     "ItemKNN",
     "ItemKNNConfig",
     "MFConfig",
