@@ -369,6 +369,10 @@ class TextEncoder(nn.Module):
             return empty
         positions = torch.arange(1, width + 1, device=tokens.device)
         lengths = ((tokens != PAD_INDEX) * positions).amax(dim=1)
+        # Columns past the longest text are padding everywhere: dropping them changes no output and saves the
+        # convolutions / recurrence their cost (texts are padded to a fixed width that is rarely reached).
+        tokens = tokens[:, : max(int(lengths.max()), 1)]
+        lengths = lengths.clamp(max=tokens.shape[1])
         embedded = self.dropout(self.embedding(tokens))
         if self.gru is not None:
             pooled = self._pool_gru(self.gru, embedded, lengths)
