@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from deeptarget.config import ModelSpec, RunConfig
@@ -140,7 +141,11 @@ def train_on_split(
     model = build_model(config.model)
     split = data.split
     logger.info("fitting %s on %d interactions", config.model.name, len(split.train))
-    if isinstance(model, TorchRecommender):
+    if model.uses_side_features:
+        side = side_features(data.loaded)
+        logger.info("side features: %s", {k: list(v.columns) for k, v in side.items()})
+        model.fit(split.train, valid=split.valid, run_dir=run_dir, resume=resume, **side)  # type: ignore[call-arg]
+    elif isinstance(model, TorchRecommender):
         model.fit(split.train, valid=split.valid, run_dir=run_dir, resume=resume)
     else:
         model.fit(split.train, valid=split.valid)
@@ -152,6 +157,17 @@ def train_on_split(
     write_json(run_dir / METRICS_FILE, metrics)
     logger.info("run written to %s", run_dir)
     return RunResult(run_dir=run_dir, model=model, metrics=metrics)
+
+
+def side_features(loaded: LoadResult) -> dict[str, pd.DataFrame]:
+    """The dataset's item / user attributes as frames indexed by raw id (``item_features`` / ``user_features``)."""
+    out: dict[str, pd.DataFrame] = {}
+    for key, frame in (("item", loaded.items), ("user", loaded.users)):
+        if frame is not None:
+            if key not in frame.columns:
+                raise DataError(f"{key} attributes have no {key!r} column; columns: {list(frame.columns)}")
+            out[f"{key}_features"] = frame.set_index(key)
+    return out
 
 
 def _evaluate(config: RunConfig, model: Recommender, split: Split, *, progress: bool) -> dict[str, Any]:

@@ -242,3 +242,28 @@ def test_towers_mask_padding_and_the_missing_id() -> None:
     assert net.logits(u, v).abs().max() <= 2.0 + 1e-5  # unit vectors / 0.5
     with pytest.raises(ValueError, match="pass categories"):
         items(torch.tensor([1]))
+
+
+def test_a_run_passes_the_datasets_side_features(tmp_path: Path) -> None:
+    from deeptarget.config import DataConfig, ModelSpec, RunConfig, SplitConfig
+    from deeptarget.runs import train_run
+
+    params = config(
+        item_categorical=("category",),
+        item_text=("description",),
+        user_categorical=("segment", "region"),
+        train=train_config(epochs=2, batch_size=256),
+    ).to_dict()
+    run = RunConfig(
+        data=DataConfig(dataset="synthetic", params={"n_users": 150, "n_items": 60, "seed": 0}),
+        split=SplitConfig(method="random", ratios=(0.8, 0.1, 0.1)),
+        model=ModelSpec(name="hybrid", params=params),
+    )
+    result = train_run(run, tmp_path / "run")
+    model = result.model
+    assert isinstance(model, Hybrid)
+    assert any(t.startswith("category=") for t in model.item_categories_.tokens)
+    assert any(t.startswith("segment=") for t in model.user_category_encoder_.tokens)
+    assert model.text_vocabulary_ is not None and len(model.text_vocabulary_) > 2
+    assert 0.0 <= result.metrics["test"]["ndcg@10"] <= 1.0
+    assert isinstance(load_model(tmp_path / "run" / "model"), Hybrid)

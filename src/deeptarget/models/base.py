@@ -41,6 +41,9 @@ class Recommender(ABC):
 
     model_type: ClassVar[str] = ""
     config_class: ClassVar[type[Config]] = Config
+    #: ``fit`` also takes ``item_features=`` / ``user_features=`` frames indexed by raw id (runs pass the
+    #: dataset's side features to such models)
+    uses_side_features: ClassVar[bool] = False
 
     def __init__(self, config: Config | None = None) -> None:
         if config is None:

@@ -284,6 +284,7 @@ class Hybrid(TorchRecommender):
 
     model_type = "hybrid"
     config_class = HybridConfig
+    uses_side_features = True
     config: HybridConfig
 
     # ------------------------------------------------------------------ fitting
