@@ -51,3 +51,12 @@ def test_mf_factors_reproduce_the_model_scores(runs: dict[str, Path]) -> None:
     assert users.shape == (model.n_users, 9) and items.shape == (model.n_items, 9)  # 8 dims + the item bias
     expected = model.score_indices(np.arange(model.n_users)).numpy()
     assert np.allclose(users @ items.T, expected, atol=1e-5)
+
+
+def test_ivf_recall_is_high_and_measured() -> None:
+    items = _clustered(20_000, 16, 4)
+    index = ItemIndex(items, kind="ivf", nprobe=16)
+    assert index.kind == "ivf"
+    assert recall_at_k(index, _clustered(200, 16, 5), k=10) >= 0.9
+    ids, scores = index.search(_clustered(3, 16, 6), k=5)
+    assert ids.shape == (3, 5) and np.all(np.diff(scores, axis=1) <= 1e-6)  # best first

@@ -647,9 +647,18 @@ def serve(
         float, typer.Option("--poll-seconds", min=0.0, help="Check the registry for promotions this often (0: never).")
     ] = 2.0,
     index: Annotated[
-        str, typer.Option("--index", help="faiss index for item vectors: auto (exact up to 200k items), exact, hnsw.")
+        str,
+        typer.Option(
+            "--index", help="faiss index for item vectors: auto (exact up to 200k items, else ivf), exact, ivf, hnsw."
+        ),
     ] = "auto",
     max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", min=1, help="Larger bodies get 413.")] = 1_000_000,
+    hnsw_m: Annotated[int, typer.Option("--hnsw-m", min=2, help="HNSW graph degree.")] = 16,
+    ef_construction: Annotated[int, typer.Option("--ef-construction", min=1, help="HNSW build beam width.")] = 40,
+    ef_search: Annotated[int, typer.Option("--ef-search", min=1, help="HNSW query beam width (recall vs speed).")] = 64,
+    nprobe: Annotated[
+        int, typer.Option("--nprobe", min=1, help="IVF cells searched per query (recall vs speed).")
+    ] = 16,
 ) -> None:
     """Serve the registry's promoted models over HTTP (FastAPI on uvicorn; OpenAPI docs at /docs).
 
@@ -659,8 +668,8 @@ def serve(
 
     from deeptarget.service.app import ServiceSettings, create_app
 
-    if index not in ("auto", "exact", "hnsw"):
-        raise typer.BadParameter(f"--index must be auto, exact or hnsw, got {index!r}")
+    if index not in ("auto", "exact", "ivf", "hnsw"):
+        raise typer.BadParameter(f"--index must be auto, exact, ivf or hnsw, got {index!r}")
     settings = ServiceSettings(
         registry=registry,
         events_url=events_url or os.environ.get(EVENTS_ENV) or None,
@@ -668,6 +677,10 @@ def serve(
         poll_seconds=poll_seconds,
         index_kind=index,  # type: ignore[arg-type]  # checked just above
         max_body_bytes=max_body_bytes,
+        hnsw_m=hnsw_m,
+        ef_construction=ef_construction,
+        ef_search=ef_search,
+        nprobe=nprobe,
     )
     if settings.api_key is None:
         logger.warning("no $%s: admin endpoints and POST /events answer 403", API_KEY_ENV)

@@ -64,7 +64,12 @@ class ServiceSettings:
     poll_seconds
         How often the registry is checked for newly promoted versions (0: only on ``POST /admin/reload``).
     index_kind
-        faiss index for models with item vectors: ``auto`` (exact up to 200k items, HNSW above), ``exact``, ``hnsw``.
+        faiss index for models with item vectors: ``auto`` (exact up to 200k items, IVF above), ``exact``, ``ivf``,
+        ``hnsw``.
+    hnsw_m, ef_construction, ef_search
+        HNSW graph degree and beam widths at build and query time (higher: better recall, slower).
+    nprobe
+        IVF cells searched per query (higher: better recall, slower).
     history_limit
         How many of a user's latest live events a recommendation reads.
     threads
@@ -77,6 +82,10 @@ class ServiceSettings:
     max_body_bytes: int = 1_000_000
     poll_seconds: float = 2.0
     index_kind: IndexKind = "auto"
+    hnsw_m: int = 16
+    ef_construction: int = 40
+    ef_search: int = 64
+    nprobe: int = 16
     history_limit: int = 200
     threads: int = 1
     names: tuple[str, ...] | None = None
@@ -165,10 +174,17 @@ def create_app(settings: ServiceSettings) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _limit_threads(settings.threads)
         registry = ModelRegistry(settings.registry)
-        pool = ModelPool(registry, LoadOptions(index_kind=settings.index_kind), names=settings.names)
-        await run_in_threadpool(pool.refresh)
+        options = LoadOptions(
+            index_kind=settings.index_kind,
+            hnsw_m=settings.hnsw_m,
+            ef_construction=settings.ef_construction,
+            ef_search=settings.ef_search,
+            nprobe=settings.nprobe,
+        )
+        pool = ModelPool(registry, options, names=settings.names)
+        await run_in_threadpool(pool.refresh)  # every core builds the first indexes; then one thread per request
+        _limit_threads(settings.threads)
         events = EventStore(settings.resolved_events_url)
         app.state.service = ServiceState(settings, registry, pool, events, time.time())
         logger.info("serving %d model(s) from %s", len(pool), settings.registry)
@@ -233,7 +249,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DataError, bad_input)
 
 
-def _state(request: Request) -> ServiceState:
+async def _state(request: Request) -> ServiceState:  # async: FastAPI would run a plain def in the thread pool
     state: ServiceState = request.app.state.service
     return state
 
@@ -241,8 +257,8 @@ def _state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(_state)]
 
 
-def _require_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
-    expected = _state(request).settings.api_key
+async def _require_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    expected = (await _state(request)).settings.api_key
     if expected is None:
         raise HTTPException(403, "admin endpoints are disabled: start the service with an API key (DEEPTARGET_API_KEY)")
     if x_api_key is None:
@@ -255,8 +271,10 @@ Admin = Depends(_require_key)
 
 
 def _add_routes(app: FastAPI) -> None:
+    # Reads that take a millisecond or less run on the event loop (no thread hop per request: one worker serves
+    # more requests); scoring tables, appending events (an fsync) and admin work run in the thread pool.
     @app.get("/health", tags=["service"])
-    def health(state: State) -> dict[str, Any]:
+    async def health(state: State) -> dict[str, Any]:
         """Liveness and what is loaded."""
         return {
             "status": "ok" if len(state.pool) else "no models",
@@ -266,12 +284,12 @@ def _add_routes(app: FastAPI) -> None:
         }
 
     @app.get("/models", tags=["service"])
-    def models(state: State) -> list[dict[str, Any]]:
+    async def models(state: State) -> list[dict[str, Any]]:
         """Every served model with its version and kind (and a refused newer version, if any)."""
         return state.pool.describe()
 
     @app.post("/recommend", response_model=RecommendResponse, tags=["recommend"])
-    def recommend(body: RecommendRequest, state: State) -> RecommendResponse:
+    async def recommend(body: RecommendRequest, state: State) -> RecommendResponse:
         """Top-K items for a user id or an ad-hoc history; unknown users get a popularity or item-vector fallback."""
         served = state.pool.get(body.model, ServedRecommender)
         live = state.events.history(str(body.user), state.settings.history_limit) if body.user is not None else []
@@ -286,7 +304,7 @@ def _add_routes(app: FastAPI) -> None:
         return _recommendations(served, rec, user=body.user)
 
     @app.post("/similar-items", response_model=RecommendResponse, tags=["recommend"])
-    def similar_items(body: SimilarItemsRequest, state: State) -> RecommendResponse:
+    async def similar_items(body: SimilarItemsRequest, state: State) -> RecommendResponse:
         """Items most like one item (item vectors, else training co-occurrence)."""
         served = state.pool.get(body.model, ServedRecommender)
         rec = served.similar_items(body.item, k=body.k)

@@ -1,11 +1,12 @@
 """Top-K items by inner product over a catalogue of item vectors, with faiss.
 
-Small catalogues are searched exactly (``IndexFlatIP``); large ones through an HNSW graph (over vectors with one
-extra coordinate that turns inner product into L2 distance), whose recall against the exact search is measured
-with :func:`recall_at_k`.
+Small catalogues are searched exactly (``IndexFlatIP``); large ones through inverted lists over k-means cells
+(``IndexIVFFlat``) or an HNSW graph (over vectors with one extra coordinate that turns inner product into L2
+distance). Their recall against the exact search is measured with :func:`recall_at_k`.
 
 References
 ----------
+Jégou, H., Douze, M., Schmid, C. (2011), "Product Quantization for Nearest Neighbor Search", IEEE TPAMI (IVF).
 Bachrach, Y. et al. (2014), "Speeding Up the Xbox Recommender System Using a Euclidean Transformation for
 Inner-Product Spaces", RecSys.
 Malkov, Y., Yashunin, D. (2018), "Efficient and robust approximate nearest neighbor search using Hierarchical
@@ -26,9 +27,11 @@ __all__ = ["ItemIndex", "recall_at_k"]
 
 logger = logging.getLogger(__name__)
 
-IndexKind = Literal["auto", "exact", "hnsw"]
+IndexKind = Literal["auto", "exact", "ivf", "hnsw"]
 EXACT_UP_TO = 200_000
-"""With ``kind="auto"``, catalogues up to this size are searched exactly (a few ms per query at most)."""
+"""With ``kind="auto"``, catalogues up to this size are searched exactly (a few ms per query at most), larger
+ones through IVF (on 1M clustered vectors it built in 17 s with recall@10 0.99 at 0.3 ms a query, where HNSW took
+4 minutes to build and needed 2.5 ms a query for recall 0.89; see docs/serving.md)."""
 
 
 class ItemIndex:
@@ -39,9 +42,14 @@ class ItemIndex:
     item_vectors
         ``(n_items, d)`` float array; row ``i`` is item index ``i``.
     kind
-        ``exact`` (brute force), ``hnsw`` (graph, approximate) or ``auto`` (exact up to ``EXACT_UP_TO`` items).
+        ``exact`` (brute force), ``ivf`` (inverted lists over k-means cells, approximate), ``hnsw`` (graph,
+        approximate) or ``auto`` (exact up to ``EXACT_UP_TO`` items, IVF above).
     hnsw_m, ef_construction, ef_search
         HNSW graph degree, build-time and query-time beam widths (higher: better recall, slower).
+    nlist, nprobe
+        IVF cells (default ``2 * sqrt(n_items)``) and cells searched per query (higher: better recall, slower).
+    seed
+        Seeds the IVF training sample and k-means.
 
     Examples
     --------
@@ -57,20 +65,25 @@ class ItemIndex:
         item_vectors: np.ndarray,
         *,
         kind: IndexKind = "auto",
-        hnsw_m: int = 32,
-        ef_construction: int = 80,
-        ef_search: int = 128,
+        hnsw_m: int = 16,
+        ef_construction: int = 40,
+        ef_search: int = 64,
+        nlist: int | None = None,
+        nprobe: int = 16,
+        seed: int = 0,
     ) -> None:
         import faiss
 
         vectors = np.ascontiguousarray(item_vectors, dtype=np.float32)
         if vectors.ndim != 2 or len(vectors) == 0:
             raise ConfigError(f"item_vectors must be a non-empty 2-d array, got shape {vectors.shape}")
-        if kind not in ("auto", "exact", "hnsw"):
-            raise ConfigError(f"index kind must be 'auto', 'exact' or 'hnsw', got {kind!r}")
+        if kind not in ("auto", "exact", "ivf", "hnsw"):
+            raise ConfigError(f"index kind must be 'auto', 'exact', 'ivf' or 'hnsw', got {kind!r}")
+        if min(hnsw_m, ef_construction, ef_search, nprobe) < 1:
+            raise ConfigError("hnsw_m, ef_construction, ef_search and nprobe must be >= 1")
         self.n_items, self.dim = vectors.shape
-        self.kind: Literal["exact", "hnsw"] = (
-            ("exact" if self.n_items <= EXACT_UP_TO else "hnsw") if kind == "auto" else kind
+        self.kind: Literal["exact", "ivf", "hnsw"] = (
+            ("exact" if self.n_items <= EXACT_UP_TO else "ivf") if kind == "auto" else kind
         )
         self.vectors = vectors
         start = time.perf_counter()
@@ -78,6 +91,18 @@ class ItemIndex:
         if self.kind == "exact":
             self._index = faiss.IndexFlatIP(self.dim)
             self._index.add(vectors)
+        elif self.kind == "ivf":
+            cells = nlist or max(1, min(int(2 * np.sqrt(self.n_items)), self.n_items // 40))
+            quantizer = faiss.IndexFlatIP(self.dim)
+            ivf = faiss.IndexIVFFlat(quantizer, self.dim, cells, faiss.METRIC_INNER_PRODUCT)
+            ivf.cp.seed = seed
+            rng = np.random.default_rng(seed)
+            sample = vectors[rng.choice(self.n_items, size=min(self.n_items, 50 * cells), replace=False)]
+            ivf.train(sample)
+            ivf.add(vectors)
+            ivf.nprobe = nprobe
+            self._quantizer = quantizer  # the IVF index points into it
+            self._index = ivf
         else:
             # Inner product is not a metric, and HNSW graphs navigate it poorly; one extra coordinate
             # sqrt(max_norm^2 - |x|^2) turns maximum inner product into nearest neighbour in L2 (Bachrach et al.
@@ -99,7 +124,7 @@ class ItemIndex:
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if q.shape[1] != self.dim:
             raise ConfigError(f"queries have {q.shape[1]} columns, the index {self.dim}")
-        if self.kind == "exact":
+        if self.kind != "hnsw":
             scores, ids = self._index.search(q, min(k, self.n_items))
             return ids.astype(np.int64), scores
         _, ids = self._index.search(np.hstack([q, np.zeros((len(q), 1), dtype=np.float32)]), min(k, self.n_items))
