@@ -1,6 +1,7 @@
-"""The ``deeptarget`` command line: train, evaluate, recommend, audience, datasets, demo.
+"""The ``deeptarget`` command line: train, evaluate, recommend, audience, credit, registry, serve, datasets, demo.
 
-This is the only layer that reads ``sys.argv`` and the environment (``DEEPTARGET_DATA``). Errors the user can
+This is the only layer that reads ``sys.argv`` and the environment (``DEEPTARGET_DATA``, and for the service
+``DEEPTARGET_REGISTRY``, ``DEEPTARGET_EVENTS_URL``, ``DEEPTARGET_API_KEY``). Errors the user can
 fix are printed as one line (``error: ...``) with exit code 2, never as a traceback.
 """
 
@@ -29,6 +30,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DATA_ENV = "DEEPTARGET_DATA"
+REGISTRY_ENV = "DEEPTARGET_REGISTRY"
+EVENTS_ENV = "DEEPTARGET_EVENTS_URL"
+API_KEY_ENV = "DEEPTARGET_API_KEY"
 
 app = typer.Typer(
     name="deeptarget",
@@ -39,6 +43,8 @@ app = typer.Typer(
 )
 credit_app = typer.Typer(help="Credit decisions from a credit run: score, price and explain applicants.")
 app.add_typer(credit_app, name="credit", no_args_is_help=True)
+registry_app = typer.Typer(help="The model registry the service serves from: add, promote, rollback, list.")
+app.add_typer(registry_app, name="registry", no_args_is_help=True)
 # Pipes and CI logs are not 80-column terminals: give tables room there.
 out = Console() if Console().is_terminal else Console(width=120)
 err = Console(stderr=True)
@@ -84,6 +90,12 @@ DataDirOpt = Annotated[
         help=f"Folder holding the public datasets (default: ${DATA_ENV}, else the user cache directory).",
         show_default=False,
     ),
+]
+
+
+RegistryOpt = Annotated[
+    Path,
+    typer.Option("--registry", envvar=REGISTRY_ENV, help=f"Model registry folder (or ${REGISTRY_ENV})."),
 ]
 
 
@@ -326,11 +338,9 @@ def credit_score(
     ] = None,
 ) -> None:
     """Score applicants: probability of default, approve / decline, risk-based rate, reason codes."""
-    import pandas as pd
-
     from deeptarget.data.readers import read_table
-    from deeptarget.marketing.credit import load_credit_run, reason_codes
-    from deeptarget.marketing.pricing import portfolio_summary, price_applicants
+    from deeptarget.marketing.credit import load_credit_run, score_applicants
+    from deeptarget.marketing.pricing import portfolio_summary
 
     model, config = load_credit_run(run_dir)
     applicants = read_table(data)
@@ -339,16 +349,7 @@ def credit_score(
         if exposure_column not in applicants.columns:
             raise typer.BadParameter(f"--exposure-column {exposure_column!r} is not a column of {data.name}")
         exposure = applicants[exposure_column].astype(float).to_numpy()
-    features = applicants.drop(columns=[c for c in config.data.drop if c in applicants.columns])
-    pd_ = model.predict_proba(features)
-    priced = price_applicants(pd_, config.pricing, exposure=exposure)
-    result = pd.concat([applicants.reset_index(drop=True), priced.drop(columns=["exposure"])], axis=1)
-    if reasons:
-        codes = reason_codes(model, features, n=reasons)
-        if codes is None:
-            logger.warning("model %s gives no reason codes", type(model).__name__)
-        else:
-            result = pd.concat([result, codes.reset_index(drop=True)], axis=1)
+    result, priced = score_applicants(model, config, applicants, exposure=exposure, reasons=reasons)
     target = out_file or data.with_name(data.name.split(".")[0] + ".decisions.csv")
     result.to_csv(target, index=False)
     summary = portfolio_summary(priced)
@@ -429,15 +430,35 @@ def evaluate(
 @friendly_errors
 def recommend(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `deeptarget train`.")],
-    user: Annotated[str, typer.Option("--user", "-u", help="Raw user id.")],
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Raw user id.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=10_000, help="Number of items.")] = 10,
     include_seen: Annotated[bool, typer.Option("--include-seen", help="Allow already seen items.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    all_users: Annotated[bool, typer.Option("--all", help="Every training user, written to --out.")] = False,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Parquet file for --all (user, rank, item, score).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Users per batch with --all.")] = 4096,
 ) -> None:
-    """Top-K recommendations for one user of a trained run."""
+    """Top-K recommendations for one user (--user), or for every user into a Parquet file (--all --out).
+
+    --all streams users in batches, so memory stays bounded by one batch whatever the number of users.
+    """
     from deeptarget.loading import load_model
 
+    if all_users == (user is not None):
+        raise typer.BadParameter("give either --user ID or --all --out FILE")
     model = load_model(run_dir / "model")
+    if all_users:
+        from deeptarget.marketing.recommendations import export_recommendations
+
+        if out_file is None:
+            raise typer.BadParameter("--all needs --out FILE.parquet")
+        rows = export_recommendations(
+            model, out_file, k=k, exclude_seen=not include_seen, batch_size=batch_size, progress=not as_json
+        )
+        out.print(f"{rows} recommendations for {model.n_users} users written to {out_file}")
+        return
     items, scores = model.recommend([user], k=k, exclude_seen=not include_seen)
     recs = [
         {"rank": r + 1, "item": _plain(item), "score": float(score)}
@@ -538,6 +559,132 @@ def audience(
     out.print(table)
     what = "arm, uplift and expected_incremental_response" if uplift else "score and expected_response"
     out.print(f"audience written to {target} (customers in score order, with {what})")
+
+
+@registry_app.command("add")
+@friendly_errors
+def registry_add(
+    name: Annotated[str, typer.Argument(help="Model name in the registry (and in the REST API).")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `deeptarget train`.")],
+    registry: RegistryOpt,
+    version: Annotated[str | None, typer.Option("--version", help="Version label (default: next number).")] = None,
+    item_categories: Annotated[
+        Path | None, typer.Option("--item-categories", help="Table with columns item, category (for filters).")
+    ] = None,
+    promote: Annotated[bool, typer.Option("--promote", help="Also make it the serving version.")] = False,
+) -> None:
+    """Copy a run directory into the registry as a new version (checksummed; serving only once promoted)."""
+    from deeptarget.service.registry import ModelRegistry
+
+    reg = ModelRegistry(registry)
+    added = reg.add(name, run_dir, version=version, items_file=item_categories)
+    out.print(f"added {name} version {added.version} ({added.kind}) at {added.path}")
+    if promote:
+        reg.promote(name, added.version)
+        out.print(f"promoted {name} to version {added.version}")
+
+
+@registry_app.command("promote")
+@friendly_errors
+def registry_promote(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[str, typer.Argument(help="Version to serve.")],
+    registry: RegistryOpt,
+) -> None:
+    """Make a version the serving one (its files are verified first); a running service switches to it."""
+    from deeptarget.service.registry import ModelRegistry
+
+    ModelRegistry(registry).promote(name, version)
+    out.print(f"promoted {name} to version {version}")
+
+
+@registry_app.command("rollback")
+@friendly_errors
+def registry_rollback(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    registry: RegistryOpt,
+) -> None:
+    """Serve the previously promoted version again."""
+    from deeptarget.service.registry import ModelRegistry
+
+    back = ModelRegistry(registry).rollback(name)
+    out.print(f"rolled {name} back to version {back.version}")
+
+
+@registry_app.command("list")
+@friendly_errors
+def registry_list(registry: RegistryOpt) -> None:
+    """Every registered model, its versions and the serving one."""
+    from deeptarget.service.registry import ModelRegistry
+
+    reg = ModelRegistry(registry)
+    table = Table(title=f"Models in {registry}", title_justify="left")
+    for col in ("name", "kind", "serving", "versions"):
+        table.add_column(col)
+    for name in reg.names():
+        current = reg.current(name)
+        versions = reg.versions(name)
+        kind = reg.version(name, versions[-1]).kind if versions else "-"
+        table.add_row(name, kind, current.version if current else "-", ", ".join(versions))
+    out.print(table)
+
+
+@app.command()
+@friendly_errors
+def serve(
+    registry: RegistryOpt,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    events_url: Annotated[
+        str | None,
+        typer.Option(
+            "--events-url",
+            help=f"sqlite:///path or postgresql://... (default: ${EVENTS_ENV}, else sqlite:///REGISTRY/events.db).",
+            show_default=False,
+        ),
+    ] = None,
+    poll_seconds: Annotated[
+        float, typer.Option("--poll-seconds", min=0.0, help="Check the registry for promotions this often (0: never).")
+    ] = 2.0,
+    index: Annotated[
+        str,
+        typer.Option(
+            "--index", help="faiss index for item vectors: auto (exact up to 200k items, else ivf), exact, ivf, hnsw."
+        ),
+    ] = "auto",
+    max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", min=1, help="Larger bodies get 413.")] = 1_000_000,
+    hnsw_m: Annotated[int, typer.Option("--hnsw-m", min=2, help="HNSW graph degree.")] = 16,
+    ef_construction: Annotated[int, typer.Option("--ef-construction", min=1, help="HNSW build beam width.")] = 40,
+    ef_search: Annotated[int, typer.Option("--ef-search", min=1, help="HNSW query beam width (recall vs speed).")] = 64,
+    nprobe: Annotated[
+        int, typer.Option("--nprobe", min=1, help="IVF cells searched per query (recall vs speed).")
+    ] = 16,
+) -> None:
+    """Serve the registry's promoted models over HTTP (FastAPI on uvicorn; OpenAPI docs at /docs).
+
+    Admin endpoints and POST /events need the key in $DEEPTARGET_API_KEY, sent as the X-API-Key header.
+    """
+    import uvicorn
+
+    from deeptarget.service.app import ServiceSettings, create_app
+
+    if index not in ("auto", "exact", "ivf", "hnsw"):
+        raise typer.BadParameter(f"--index must be auto, exact, ivf or hnsw, got {index!r}")
+    settings = ServiceSettings(
+        registry=registry,
+        events_url=events_url or os.environ.get(EVENTS_ENV) or None,
+        api_key=os.environ.get(API_KEY_ENV) or None,
+        poll_seconds=poll_seconds,
+        index_kind=index,  # type: ignore[arg-type]  # checked just above
+        max_body_bytes=max_body_bytes,
+        hnsw_m=hnsw_m,
+        ef_construction=ef_construction,
+        ef_search=ef_search,
+        nprobe=nprobe,
+    )
+    if settings.api_key is None:
+        logger.warning("no $%s: admin endpoints and POST /events answer 403", API_KEY_ENV)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 def _plain(value: Any) -> Any:

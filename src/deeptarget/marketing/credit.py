@@ -46,6 +46,7 @@ __all__ = [
     "CreditSplitConfig",
     "load_credit_run",
     "reason_codes",
+    "score_applicants",
     "stratified_parts",
     "train_credit_run",
 ]
@@ -178,6 +179,34 @@ def reason_codes(model: Any, X: pd.DataFrame, n: int = 4) -> pd.DataFrame | None
     """The model's reason codes (scorecard: points lost per bin; deep model: integrated gradients), if it has any."""
     explain = getattr(model, "reason_codes", None)
     return None if explain is None else explain(X, n=n)
+
+
+def score_applicants(
+    model: Any,
+    config: CreditRunConfig,
+    applicants: pd.DataFrame,
+    *,
+    exposure: np.ndarray | None = None,
+    reasons: int = 4,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Price applicants with a credit run's model.
+
+    Returns the decisions (the applicants' columns, then PD, rate, decision, decline reason, expected loss and
+    profit and, with ``reasons > 0`` when the model explains itself, reason codes) and the priced frame of
+    :func:`~deeptarget.marketing.pricing.price_applicants` (with ``exposure``, for ``portfolio_summary``). The
+    columns the run's config drops (``data.drop``) are left out of the features, as at training time.
+    """
+    features = applicants.drop(columns=[c for c in config.data.drop if c in applicants.columns])
+    pd_ = model.predict_proba(features)
+    priced = price_applicants(pd_, config.pricing, exposure=exposure)
+    result = pd.concat([applicants.reset_index(drop=True), priced.drop(columns=["exposure"])], axis=1)
+    if reasons:
+        codes = reason_codes(model, features, n=reasons)
+        if codes is None:
+            logger.warning("model %s gives no reason codes", type(model).__name__)
+        else:
+            result = pd.concat([result, codes.reset_index(drop=True)], axis=1)
+    return result, priced
 
 
 def train_credit_run(config: CreditRunConfig, out_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -259,3 +259,20 @@ class MatrixFactorization(TorchRecommender):
 
     def _score_network(self, user_indices: torch.Tensor) -> torch.Tensor:
         return self.network_(user_indices)  # type: ignore[no-any-return]
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """User and item vectors whose inner products are the model's scores: ``score(u, i) = <U[u], V[i]>``.
+
+        With an item bias, ``V`` carries it as one more column and ``U`` a matching column of ones, so a plain
+        inner-product index (faiss ``IndexFlatIP``, HNSW) ranks items exactly as :meth:`score_indices` does.
+        Both are float32 arrays, shapes ``(n_users, d)`` and ``(n_items, d)``.
+        """
+        self._check_fitted()
+        net = self.network_
+        users = net.user_embedding.weight.detach().cpu().numpy().astype(np.float32)
+        items = net.item_embedding.weight.detach().cpu().numpy().astype(np.float32)
+        if net.item_bias is not None:
+            bias = net.item_bias.weight.detach().cpu().numpy().astype(np.float32)
+            users = np.hstack([users, np.ones((len(users), 1), dtype=np.float32)])
+            items = np.hstack([items, bias])
+        return np.ascontiguousarray(users), np.ascontiguousarray(items)
