@@ -9,6 +9,6 @@ it).
 Registering has no other side effect: no file is read and nothing is downloaded at import.
 """
 
-from deeptarget.data.datasets import amazon, movielens, tables
+from deeptarget.data.datasets import amazon, intents, movielens, tables
 
-__all__ = ["amazon", "movielens", "tables"]
+__all__ = ["amazon", "intents", "movielens", "tables"]
