@@ -305,7 +305,8 @@ class Assistant:
                 column=self.link.category_column,
             )
         table = items.set_index("item")[columns]
-        return table.apply(lambda col: col.astype(str).str.lower())
+        lowered: pd.DataFrame = table.apply(lambda col: col.astype(str).str.lower())
+        return lowered
 
     @classmethod
     def load(

@@ -282,7 +282,7 @@ def _length_buckets(
         rows = order[begin : begin + chunk]
         parts.append(rows[torch.argsort(lengths[rows], stable=True)])
     sorted_rows = torch.cat(parts)
-    batches = list(sorted_rows.split(batch_size))
+    batches = list(torch.split(sorted_rows, batch_size))
     shuffled = torch.randperm(len(batches), generator=generator).tolist()
     return torch.cat([batches[i] for i in shuffled])
 
