@@ -601,6 +601,7 @@ class BiGRUIntent(_TextIntent):
 
     model_type = "intent_bigru"
     kind = "bigru"
+    config_class = TextIntentConfig
 
 
 @CLASSIFIERS.register("intent_textcnn")
@@ -609,6 +610,7 @@ class TextCNNIntent(_TextIntent):
 
     model_type = "intent_textcnn"
     kind = "cnn"
+    config_class = TextIntentConfig
 
 
 class _Head(nn.Module):
