@@ -154,6 +154,12 @@ def test_every_shipped_config_parses_into_a_registered_model(config_file: Path) 
         uplift = UpliftRunConfig.from_dict(raw)
         assert uplift.name == config_file.stem and uplift.model.name in CLASSIFIERS
         return
+    if raw.get("task") == "intent":
+        from deeptarget.marketing.assistant import IntentRunConfig
+
+        intent = IntentRunConfig.from_dict(raw)
+        assert intent.name == config_file.stem and intent.model.name in CLASSIFIERS
+        return
     config = RunConfig.from_dict(raw)
     model = build_model(config.model)
     assert model.config is not None and config.name == config_file.stem

@@ -18,6 +18,7 @@ def load_model(path: str | os.PathLike[str]) -> Any:
     --------
     >>> model = load_model("runs/demo/ease/model")  # doctest: +SKIP
     """
+    import deeptarget.models.assistant
     import deeptarget.models.credit
     import deeptarget.models.ctr
     import deeptarget.models.recommend  # noqa: F401  (registers the built-in models)

@@ -162,7 +162,8 @@ def train(
 
     A config with `task: response` trains a response / CTR model on a customer table instead, `task: uplift`
     a T- or X-learner on a randomised campaign test (see docs/campaigns.md), and `task: credit` a
-    probability-of-default model with its validation report (see docs/credit.md).
+    probability-of-default model with its validation report (see docs/credit.md), and `task: intent` an intent
+    classifier for the customer-service assistant (see docs/assistant.md).
     """
     from deeptarget.config import RunConfig
     from deeptarget.runs import train_run, with_overrides
@@ -176,6 +177,9 @@ def train(
         return
     if raw.get("task") == "credit":
         _train_credit(raw, out_dir, parse_overrides(overrides or []), data_dir)
+        return
+    if raw.get("task") == "intent":
+        _train_intent(raw, out_dir, parse_overrides(overrides or []), data_dir)
         return
     run_config = RunConfig.from_dict(raw)
     run_config = with_overrides(run_config, parse_overrides(overrides or []))
@@ -322,6 +326,52 @@ def _train_credit(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any],
     )
     out.print(f"fit {metrics['fit_seconds']:.2f}s; rows {metrics['protocol']['rows']}; report: {report.name}")
     out.print(f"run directory: {out_dir}")
+
+
+def _train_intent(raw: dict[str, Any], out_dir: Path, overrides: dict[str, Any], data_dir: str | None) -> None:
+    from deeptarget.marketing.assistant import IntentRunConfig, train_intent_run
+
+    config = IntentRunConfig.from_dict(_task_raw(raw, overrides, data_dir))
+    metrics = train_intent_run(config, out_dir)
+    _plot_history(out_dir, config.name)
+    cols = ["accuracy_top1", "accuracy", "in_scope_accuracy", "oos_recall", "oos_precision", "n"]
+    rows = {f"{config.model.name} (test)": metrics["test"], f"{config.model.name} (valid)": metrics["valid"]}
+    out.print(metrics_table(f"Intents on {metrics['protocol']['source']}", rows, cols))
+    out.print(
+        f"out-of-scope threshold {metrics['threshold']:.4f} ({metrics['threshold_method']}); "
+        f"fit {metrics['fit_seconds']:.1f}s over {metrics['epochs']} epochs; "
+        f"{metrics['ms_per_request']:.2f} ms per request"
+    )
+    out.print(f"run directory: {out_dir}")
+
+
+@app.command()
+@friendly_errors
+def assist(
+    run_dir: Annotated[Path, typer.Argument(help="An intent run directory (`deeptarget train` with task: intent).")],
+    question: Annotated[str, typer.Argument(help="The customer's question.")],
+    customer: Annotated[
+        str | None, typer.Option("--customer", "-c", help="Customer id, for personalised suggestions.")
+    ] = None,
+    recommender: Annotated[
+        Path | None, typer.Option("--recommender", help="A recommender run to suggest from (default: the config's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the reply as JSON.")] = False,
+) -> None:
+    """Answer a customer question: intent, confidence, FAQ answer (or fallback) and personalised suggestions."""
+    from deeptarget.marketing.assistant import Assistant
+
+    assistant = Assistant.load(run_dir, recommender_run=recommender)
+    reply = assistant.answer(question, customer_id=customer)
+    if as_json:
+        sys.stdout.write(json.dumps(reply.to_dict(), default=_plain) + "\n")
+        return
+    scope = "" if reply.in_scope else " (out of scope)"
+    out.print(f"[bold]intent:[/] {reply.intent}{scope}  confidence {reply.confidence:.3f}", highlight=False)
+    out.print(f"[bold]answer[/] ({reply.answer_source}): {reply.answer}", highlight=False)
+    for suggestion in reply.suggestions:
+        details = ", ".join(f"{k}: {v}" for k, v in suggestion.items() if k not in ("item", "score"))
+        out.print(f"  suggestion: item {suggestion['item']} ({details})", highlight=False)
 
 
 @credit_app.command("score")

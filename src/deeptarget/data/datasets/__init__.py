@@ -9,6 +9,6 @@ it).
 Registering has no other side effect: no file is read and nothing is downloaded at import.
 """
 
-from deeptarget.data.datasets import amazon, catalogues, movielens, tables
+from deeptarget.data.datasets import amazon, catalogues, intents, movielens, tables
 
-__all__ = ["amazon", "catalogues", "movielens", "tables"]
+__all__ = ["amazon", "catalogues", "intents", "movielens", "tables"]
