@@ -1,8 +1,8 @@
 """The REST service: an app factory whose lifespan loads the registry's models and opens the events store.
 
 Endpoints: ``GET /health``, ``GET /models``, ``POST /recommend``, ``POST /similar-items``, ``POST /score``,
-``POST /credit/score``, ``POST /events`` (API key), ``POST /admin/promote`` and ``POST /admin/reload`` (API key),
-and the OpenAPI docs at ``/docs``. Run it with ``deeptarget serve --registry DIR``.
+``POST /credit/score``, ``POST /assist``, ``POST /events`` (API key), ``POST /admin/promote`` and
+``POST /admin/reload`` (API key), and the OpenAPI docs at ``/docs``. Run it with ``deeptarget serve --registry DIR``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from deeptarget.service.pool import ModelPool, UnknownModelError, WrongKindError
 from deeptarget.service.registry import ModelRegistry, ModelVersion
 from deeptarget.service.retrieval import IndexKind
 from deeptarget.service.schemas import (
+    AssistRequest,
+    AssistResponse,
     CreditRequest,
     CreditResponse,
     EventsRequest,
@@ -40,7 +42,14 @@ from deeptarget.service.schemas import (
     ScoreResponse,
     SimilarItemsRequest,
 )
-from deeptarget.service.served import LoadOptions, Recommendation, ServedCredit, ServedRecommender, ServedResponse
+from deeptarget.service.served import (
+    LoadOptions,
+    Recommendation,
+    ServedAssistant,
+    ServedCredit,
+    ServedRecommender,
+    ServedResponse,
+)
 
 __all__ = ["BodySizeLimit", "ServiceSettings", "ServiceState", "create_app"]
 
@@ -322,6 +331,13 @@ def _add_routes(app: FastAPI) -> None:
         served = state.pool.get(body.model, ServedCredit)
         decisions = served.score(body.rows, reasons=body.reasons)
         return CreditResponse(model=served.name, version=served.version, decisions=decisions)
+
+    @app.post("/assist", response_model=AssistResponse, tags=["assistant"])
+    def assist(body: AssistRequest, state: State) -> AssistResponse:
+        """Intent, confidence, FAQ answer and (for a known customer) product suggestions (an intent run)."""
+        served = state.pool.get(body.model, ServedAssistant)
+        reply = served.answer(body.text, body.customer_id, slots=body.slots)
+        return AssistResponse(model=served.name, version=served.version, reply=reply)
 
     @app.post("/events", response_model=EventsResponse, dependencies=[Admin], tags=["events"])
     def events(body: EventsRequest, state: State) -> EventsResponse:

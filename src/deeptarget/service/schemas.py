@@ -7,6 +7,8 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "AssistRequest",
+    "AssistResponse",
     "CreditRequest",
     "CreditResponse",
     "EventIn",
@@ -92,6 +94,21 @@ class CreditResponse(BaseModel):
     model: str
     version: str
     decisions: list[dict[str, Any]]
+
+
+class AssistRequest(_Strict):
+    """A customer question for an intent run's assistant."""
+
+    model: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=1000, description="The customer's question.")
+    customer_id: Id | None = Field(default=None, description="Known customer: adds personalised suggestions.")
+    slots: dict[str, str] | None = Field(default=None, description="Values for the answer template's slots.")
+
+
+class AssistResponse(BaseModel):
+    model: str
+    version: str
+    reply: dict[str, Any]
 
 
 class EventIn(_Strict):

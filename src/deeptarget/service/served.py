@@ -323,6 +323,25 @@ class ServedCredit:
         return [{str(key): _plain(value) for key, value in row.items()} for row in decisions.to_dict("records")]
 
 
+class ServedAssistant:
+    """An intent run: the customer-service assistant (intent, confidence, FAQ answer, suggestions)."""
+
+    kind = "intent"
+
+    def __init__(self, version: ModelVersion, assistant: Any) -> None:
+        self.name, self.version = version.name, version.version
+        self.assistant = assistant
+
+    def describe(self) -> dict[str, Any]:
+        model_type = self.assistant.classifier.model_type
+        return {"name": self.name, "version": self.version, "kind": self.kind, "model_type": model_type}
+
+    def answer(self, text: str, customer_id: Any = None, slots: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The assistant's reply as a JSON-ready dict."""
+        reply = self.assistant.answer(text, customer_id, slots=slots)
+        return {str(key): _plain(value) for key, value in reply.to_dict().items()}
+
+
 def _plain(value: Any) -> Any:
     """A JSON-safe Python value (NaN -> None, numpy scalars -> Python)."""
     if isinstance(value, np.generic):
@@ -355,3 +374,10 @@ def _load_credit(version: ModelVersion, options: LoadOptions) -> ServedModel:
 
     model, config = load_credit_run(version.path)
     return ServedCredit(version, model, config)
+
+
+@SERVED_KINDS.register("intent")
+def _load_intent(version: ModelVersion, options: LoadOptions) -> ServedModel:
+    from deeptarget.marketing.assistant import Assistant
+
+    return ServedAssistant(version, Assistant.load(version.path))
