@@ -1,0 +1,199 @@
+"""Sequential recommenders on Amazon Beauty (BERT4Rec's preprocessing): GRU4Rec and SASRec, side by side with RecBole.
+
+    .venv/bin/python benchmarks/sequential.py --data-dir ../shared/data --out benchmarks/results/sequential.json
+
+Protocol: leave-one-out in time order (last item test, second-to-last valid; test users whose item never occurs in
+training are dropped and counted). Two evaluations of the same fitted models:
+
+- ``loo-full``: the test item ranked against every item the user has not interacted with (train + valid
+  excluded) -- the honest figure;
+- ``loo-full-with-seen``: the same, but the user's past items stay among the candidates -- what RecBole's full
+  ranking of sequential models does, so the side-by-side row compares like with like;
+- ``loo-pop100``: against 100 negatives sampled by popularity, fixed per user (seed 2020), the protocol of the
+  BERT4Rec paper (expected rank under ties).
+
+DeepTarget's models use ``configs/beauty-gru4rec.yaml`` / ``configs/beauty-sasrec.yaml`` with at most
+``--epochs`` epochs (early stopping on valid NDCG@10). RecBole 1.2.1's SASRec (own virtual environment) gets the
+identical split as pre-augmented atomic files (``item_id_list`` = the last 50 items before each target) through
+``benchmark_filename``, the same sizes (64-dim, 2 blocks, 2 heads, dropout 0.5, 50 items, batch 128, CE loss,
+Adam 1e-3) and the same epoch cap. Reported: NDCG@10, HR@10, seconds per epoch, seconds per full evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+import yaml
+
+from common import BenchRecord, machine, markdown_table, parser, write_results
+from deep_recsys import ensure_recbole_venv
+from deeptarget.config import RunConfig
+from deeptarget.evaluation.ranking import evaluate_ranking
+from deeptarget.evaluation.sampled import evaluate_sampled, sample_negatives
+from deeptarget.runs import build_model, prepare_data
+
+REPO = Path(__file__).resolve().parents[1]
+METRICS = ["ndcg@10", "hit@10"]
+MODELS = {"gru4rec": "configs/beauty-gru4rec.yaml", "sasrec": "configs/beauty-sasrec.yaml"}
+SEED = 2020
+
+
+def run_ours(name: str, data_dir: str, epochs: int, split=None):  # type: ignore[no-untyped-def]
+    raw = yaml.safe_load((REPO / MODELS[name]).read_text())
+    raw["data"]["data_dir"] = data_dir
+    raw["model"]["params"]["train"]["epochs"] = epochs
+    raw["model"]["params"]["train"]["progress"] = False
+    config = RunConfig.from_dict(raw)
+    data = prepare_data(config) if split is None else None
+    split = data.split if data is not None else split
+    model = build_model(config.model)
+    model.fit(split.train, valid=split.valid)
+    exclude = [split.train, split.valid]
+    start = time.perf_counter()
+    full = evaluate_ranking(model, split.test, exclude=exclude, ks=(10,), metrics=("ndcg", "hit"))
+    eval_seconds = time.perf_counter() - start
+    # RecBole's full ranking of sequential models keeps the user's past items among the candidates: the same here
+    with_seen = evaluate_ranking(model, split.test, exclude=[], ks=(10,), metrics=("ndcg", "hit"))
+    negatives = sample_negatives(split.test, exclude, 100, strategy="popularity", seed=SEED)
+    sampled = evaluate_sampled(model, split.test, negatives, ks=(10,), strategy="popularity", seed=SEED)
+    history = model.history_
+    epoch_seconds = statistics.mean(history["train_seconds"])
+    common = {
+        "benchmark": "sequential",
+        "dataset": "amazon-beauty",
+        "system": "deeptarget",
+        "model": name,
+        "fit_seconds": round(model.fit_seconds_, 1),
+        "epoch_seconds": round(epoch_seconds, 2),
+        "notes": f"{len(history)} epochs (cap {epochs})",
+    }
+    records = [
+        BenchRecord(
+            protocol="loo-full",
+            metrics={k: round(v, 4) for k, v in full.metrics.items()},
+            eval_seconds=round(eval_seconds, 2),
+            **common,
+        ),
+        BenchRecord(
+            protocol="loo-full-with-seen",
+            metrics={k: round(v, 4) for k, v in with_seen.metrics.items()},
+            **common,
+        ),
+        BenchRecord(protocol="loo-pop100", metrics={k: round(v, 4) for k, v in sampled.metrics.items()}, **common),
+    ]
+    return records, split
+
+
+def write_sequence_atomic(split, folder: Path, name: str, max_len: int = 50) -> None:  # type: ignore[no-untyped-def]
+    """RecBole atomic files with ``item_id_list`` (the last ``max_len`` items before each target)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    head = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+    train = split.train.to_frame().sort_values(["user", "time"], kind="stable")
+    valid = split.valid.to_frame().set_index("user")["item"]
+    test = split.test.to_frame().set_index("user")["item"]
+    lines = {"train": [head], "valid": [head], "test": [head]}
+    for user, items in train.groupby("user", sort=True)["item"]:
+        seq = [str(i) for i in items.tolist()]
+        for t in range(1, len(seq)):
+            lines["train"].append(f"{user}\t{' '.join(seq[max(0, t - max_len) : t])}\t{seq[t]}\n")
+        if user in valid.index:
+            lines["valid"].append(f"{user}\t{' '.join(seq[-max_len:])}\t{valid[user]}\n")
+            if user in test.index:
+                full = [*seq, str(valid[user])]
+                lines["test"].append(f"{user}\t{' '.join(full[-max_len:])}\t{test[user]}\n")
+    for part, rows in lines.items():
+        (folder / f"{name}.{part}.inter").write_text("".join(rows), encoding="utf-8")
+
+
+def run_recbole_sasrec(python: Path, split, epochs: int) -> BenchRecord:  # type: ignore[no-untyped-def]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_sequence_atomic(split, root / "beauty", "beauty")
+        overrides = {
+            "load_col": {"inter": ["user_id", "item_id_list", "item_id"]},
+            "train_neg_sample_args": None,
+            "loss_type": "CE",
+            "MAX_ITEM_LIST_LENGTH": 50,
+            "hidden_size": 64,
+            "inner_size": 256,
+            "n_layers": 2,
+            "n_heads": 2,
+            "hidden_dropout_prob": 0.5,
+            "attn_dropout_prob": 0.5,
+            "train_batch_size": 128,
+            "eval_batch_size": 512,
+            "epochs": epochs,
+            "stopping_step": 5,
+            "eval_args": {"group_by": "user", "order": "TO", "mode": "full"},
+        }
+        out = root / "result.json"
+        env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+        command = [
+            str(python),
+            str(REPO / "benchmarks" / "peers" / "recbole_runner.py"),
+            "--data-path",
+            str(root),
+            "--dataset",
+            "beauty",
+            "--model",
+            "SASRec",
+            "--config",
+            json.dumps(overrides),
+            "--out",
+            str(out),
+        ]
+        subprocess.run(command, check=True, env=env, cwd=str(root))
+        res = json.loads(out.read_text())
+    metrics = {"ndcg@10": res["metrics"]["ndcg@10"], "hit@10": res["metrics"]["hit@10"]}
+    return BenchRecord(
+        benchmark="sequential",
+        dataset="amazon-beauty",
+        protocol="loo-full-with-seen",
+        system="recbole",
+        model="SASRec",
+        metrics={k: round(v, 4) for k, v in metrics.items()},
+        fit_seconds=round(res["fit_seconds"], 1),
+        epoch_seconds=round(res["epoch_seconds"], 2),
+        eval_seconds=round(res["test_eval_seconds"], 2),
+        notes=f"{res['epochs']} epochs (cap {epochs})",
+    )
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="*", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--epochs", type=int, default=20, help="epoch cap for every system")
+    p.add_argument("--skip-recbole", action="store_true")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    records: list[BenchRecord] = []
+    split = None
+    for name in args.models:
+        ours, split = run_ours(name, args.data_dir, args.epochs, split)
+        for record in ours:
+            print(f"  deeptarget {name} {record.protocol}: {record.metrics} {record.epoch_seconds}s/epoch", flush=True)
+        records += ours
+    if not args.skip_recbole and split is not None:
+        theirs = run_recbole_sasrec(ensure_recbole_venv(), split, args.epochs)
+        print(f"  recbole SASRec: {theirs.metrics} {theirs.epoch_seconds}s/epoch", flush=True)
+        records.append(theirs)
+    print()
+    n_users = len(np.unique(split.test.user_ids))
+    print(f"Machine: {machine()}. Amazon Beauty (BERT4Rec), leave-one-out; {n_users} test users.")
+    print(markdown_table(records, METRICS))
+    write_results(records, args.out)
+
+
+if __name__ == "__main__":
+    main()
