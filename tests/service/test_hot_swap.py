@@ -64,8 +64,11 @@ def test_promotion_under_load_fails_no_request_and_corrupt_versions_are_refused(
             weights = registry.version("recs", "3").path / "model" / "weights.safetensors"
             weights.write_bytes(weights.read_bytes()[:1000])
             registry.promote("recs", "3", verify=False)
-            models = httpx.get(server.url + "/models").json
-            assert _wait_for(lambda: "refused" in models()[0])
+
+            def refused() -> bool:  # a fresh GET each time: the poll may not have seen the promotion yet
+                return "refused" in httpx.get(server.url + "/models", timeout=10.0).json()[0]
+
+            assert _wait_for(refused)
             n_after_refusal = len(results)
             assert _wait_for(lambda: len(results) > n_after_refusal + 50)
         finally:
