@@ -125,14 +125,17 @@ def read_model_type(path: str | os.PathLike[str]) -> str:
     return str(head["model_type"])
 
 
-def read_model_dir(path: str | os.PathLike[str]) -> ModelFiles:
-    """Read a directory written by :func:`write_model_dir`; :class:`DataError` names a missing/corrupt file."""
+def read_model_dir(path: str | os.PathLike[str], *, model_type: str | None = None) -> ModelFiles:
+    """Read a directory written by :func:`write_model_dir`; :class:`DataError` names a missing/corrupt file, or
+    a model of another type than ``model_type`` (when given)."""
     root = Path(path)
     if not root.is_dir():
         raise DataError("model directory not found", file=str(root))
     head = _read_json(root / "config.json")
     if not isinstance(head, dict) or "model_type" not in head or "config" not in head:
         raise DataError("expected keys 'model_type' and 'config'", file=str(root / "config.json"))
+    if model_type is not None and head["model_type"] != model_type:
+        raise DataError(f"holds a {head['model_type']!r} model, not {model_type!r}", file=str(root / "config.json"))
     if head.get("format_version", FORMAT_VERSION) > FORMAT_VERSION:
         raise DataError(
             f"format_version {head['format_version']} is newer than this DeepTarget reads ({FORMAT_VERSION})",

@@ -15,7 +15,7 @@ import pytest
 
 import deeptarget.models.recommend  # noqa: F401  (registers the built-in recommenders)
 from deeptarget.data.interactions import Interactions
-from deeptarget.errors import ConfigError, NotFittedError, UnknownIdError
+from deeptarget.errors import ConfigError, DataError, NotFittedError, UnknownIdError
 from deeptarget.loading import load_model
 from deeptarget.models.base import Recommender
 from deeptarget.registry import MODELS
@@ -271,3 +271,9 @@ def test_planted_preferences_are_recovered(name: str, fitted: dict[str, Recommen
         assert all(item < ITEM_OFFSET + BLOCK for user, item in zip(users, top, strict=True) if user[0] == "b")
     else:
         np.testing.assert_array_equal(top, held_out["item"].to_numpy(), err_msg=f"{name} missed planted items")
+
+
+def test_loading_a_directory_of_another_model_type_names_both(fitted: dict[str, Recommender], tmp_path: Path) -> None:
+    fitted["ease"].save(tmp_path / "ease")
+    with pytest.raises(DataError, match=r"ease/config\.json: holds a 'ease' model, not 'popularity'"):
+        recommender_class("popularity").load(tmp_path / "ease")

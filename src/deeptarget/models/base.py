@@ -192,11 +192,7 @@ class Recommender(ABC):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """Load a model saved by :meth:`save` (no training data needed)."""
-        files = read_model_dir(path)
-        if files.model_type != cls.model_type:
-            raise DataError(
-                f"holds a {files.model_type!r} model, not {cls.model_type!r}", file=str(Path(path) / "config.json")
-            )
+        files = read_model_dir(path, model_type=cls.model_type)
         model = cls(cls.config_class.from_dict(files.config))
         try:
             model.user_encoder_ = IdEncoder.from_json(files.encoders["user"])
