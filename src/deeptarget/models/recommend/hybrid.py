@@ -49,6 +49,7 @@ from torch.nn.functional import cross_entropy
 from deeptarget.config import Config, TrainConfig
 from deeptarget.data.encoders import IdEncoder
 from deeptarget.data.interactions import Interactions, Sequences
+from deeptarget.data.tabular import _category_keys, _positions
 from deeptarget.errors import ConfigError, DataError
 from deeptarget.evaluation.topk import topk
 from deeptarget.models.recommend.sequential import padded_histories
@@ -203,12 +204,13 @@ class CategoryEncoder:
             raise DataError(f"feature frame has no column(s) {missing}; it has {list(frame.columns)}")
         parts = []
         for column in columns:
-            values = _as_strings(frame[column]).str.split(separator, regex=False)
-            long = pd.DataFrame({"row": np.arange(len(frame)), "value": values.to_numpy()}).explode("value")
-            long = long.dropna(subset=["value"])
-            long["value"] = long["value"].astype(str).str.strip()
-            long = long[long["value"] != ""]
-            parts.append(pd.DataFrame({"row": long["row"].to_numpy(), "token": column + "=" + long["value"]}))
+            # the tabular pipeline's canonical values: 2011.0 spelled 2011, blanks missing, whitespace stripped
+            keys, absent = _category_keys(frame[column])
+            cells = pd.Series(keys[~absent], index=np.flatnonzero(~absent), dtype=object)
+            exploded = cells.str.split(separator, regex=False).explode()
+            tokens, token_absent = _category_keys(exploded)
+            rows = exploded.index.to_numpy(dtype=np.int64)
+            parts.append(pd.DataFrame({"row": rows[~token_absent], "token": column + "=" + tokens[~token_absent]}))
         if not parts:
             return pd.DataFrame({"row": np.zeros(0, dtype=np.int64), "token": np.zeros(0, dtype=object)})
         return pd.concat(parts, ignore_index=True)
@@ -239,8 +241,7 @@ class CategoryEncoder:
             return out
         order = np.argsort(rows, kind="stable")
         rows, codes = rows[order], codes[order]
-        starts = np.searchsorted(rows, rows, side="left")
-        position = np.arange(len(rows)) - starts
+        position = _positions(rows)
         keep = position < self.width
         out[rows[keep], position[keep]] = codes[keep]
         return out
@@ -644,23 +645,11 @@ def _aligned(frame: pd.DataFrame | None, encoder: IdEncoder, name: str) -> pd.Da
     return aligned.reset_index(drop=True)
 
 
-def _as_strings(series: pd.Series) -> pd.Series:
-    """Values as nullable strings; whole numbers print without a decimal point (``2011.0`` -> ``"2011"``), so an
-    integer column and its float twin (NaN makes ints float) give the same tokens."""
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        numbers = pd.to_numeric(series, errors="coerce").astype("Float64")
-        whole = (numbers == numbers.round()).fillna(False)
-        text = numbers.astype("string")
-        text[whole] = numbers[whole].astype("Int64").astype("string")
-        return text
-    return series.astype("string")
-
-
 def _joined_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DataError(f"item_features has no text column(s) {missing}; it has {list(frame.columns)}")
-    text = frame[list(columns)].apply(_as_strings).fillna("")
+    text = pd.DataFrame({c: _category_keys(frame[c])[0] for c in columns}, index=frame.index)
     return text.agg(" ".join, axis=1).tolist() if len(frame) else []
 
 
