@@ -195,6 +195,29 @@ def test_the_sampled_softmax_learns_the_pattern_too(name: str, split: Split) -> 
     assert hit_at_1(model, split) > 0.6
 
 
+@pytest.mark.parametrize("name", ["gru4rec", "sasrec"])
+def test_popularity_sampled_negatives_with_logq_learn_the_pattern_too(name: str, split: Split) -> None:
+    config = CONFIGS[name](loss="sampled", n_negatives=8, sampling="popularity")
+    model = CLASSES[name](config).fit(split.train, valid=split.valid)
+    assert hit_at_1(model, split) > 0.6
+
+
+def test_popularity_sampling_draws_items_in_proportion_to_their_count() -> None:
+    # item 0 occurs 8 times in training, items 1..4 once each: popularity draws item 0 about 8 / 12 of the
+    # time (uniform: 1 / 5), and ``sampling_power`` 0 is uniform again
+    frame = pd.DataFrame({"user": np.repeat(np.arange(4), 3), "item": [0, 0, 1, 0, 0, 2, 0, 0, 3, 0, 0, 4]})
+    shares = {}
+    for power in (1.0, 0.0):
+        config = gru_config(loss="sampled", n_negatives=4000, sampling="popularity", sampling_power=power)
+        model = GRU4Rec(config.replace(train=tiny_train(epochs=1)))
+        model.fit(Interactions.from_frame(frame))
+        negatives = torch.cat([batch.negatives for batch in model._batches(0)])
+        index = model.item_encoder_.lookup(np.array([0]))[0]
+        shares[power] = float((negatives == index).float().mean())
+    assert abs(shares[1.0] - 8 / 12) < 0.03
+    assert abs(shares[0.0] - 1 / 5) < 0.03
+
+
 def test_a_users_own_items_are_no_negatives() -> None:
     # every user has every item: no negatives are left, so the loss is exactly 0 (and finite), for both losses
     frame = pd.DataFrame({"user": np.repeat([0, 1], 4), "item": [0, 1, 2, 3, 3, 2, 1, 0]})
@@ -360,6 +383,8 @@ def test_load_rejects_a_directory_without_the_histories(fitted: dict[str, Sequen
         (GRU4RecConfig, {"max_len": 0}, "max_len"),
         (GRU4RecConfig, {"loss": "bpr"}, "loss"),
         (SASRecConfig, {"n_negatives": 0}, "n_negatives"),
+        (SASRecConfig, {"sampling": "hard"}, "sampling"),
+        (GRU4RecConfig, {"sampling_power": 1.5}, "sampling_power"),
         (SASRecConfig, {"num_blocks": 0}, "num_blocks"),
         (SASRecConfig, {"embedding_dim": 10, "num_heads": 3}, "divisible"),
     ],

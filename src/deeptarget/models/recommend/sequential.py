@@ -62,6 +62,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LossName = Literal["ce", "sampled"]
+SamplingName = Literal["uniform", "popularity"]
 SEQUENCES_PREFIX = "sequences."
 
 
@@ -179,7 +180,16 @@ def _sequential_train() -> TrainConfig:
     return TrainConfig(epochs=100, batch_size=128, lr=1e-3, patience=5)
 
 
-def _check_common(name: str, embedding_dim: int, dropout: float, max_len: int, loss: str, n_negatives: int) -> None:
+def _check_common(
+    name: str,
+    embedding_dim: int,
+    dropout: float,
+    max_len: int,
+    loss: str,
+    n_negatives: int,
+    sampling: str = "uniform",
+    sampling_power: float = 1.0,
+) -> None:
     if embedding_dim < 1:
         raise ConfigError(f"{name}.embedding_dim must be >= 1, got {embedding_dim}")
     if not 0.0 <= dropout < 1.0:
@@ -190,6 +200,10 @@ def _check_common(name: str, embedding_dim: int, dropout: float, max_len: int, l
         raise ConfigError(f"{name}.loss must be 'ce' or 'sampled', got {loss!r}")
     if n_negatives < 1:
         raise ConfigError(f"{name}.n_negatives must be >= 1, got {n_negatives}")
+    if sampling not in ("uniform", "popularity"):
+        raise ConfigError(f"{name}.sampling must be 'uniform' or 'popularity', got {sampling!r}")
+    if not 0.0 <= sampling_power <= 1.0:
+        raise ConfigError(f"{name}.sampling_power must be in [0, 1], got {sampling_power}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -214,6 +228,13 @@ class GRU4RecConfig(Config):
         large catalogue.
     n_negatives
         Negatives per batch for ``loss="sampled"``.
+    sampling
+        How ``loss="sampled"`` draws its negatives: ``uniform`` over the items, or ``popularity``: in proportion
+        to ``count ** sampling_power`` (an item's number of training occurrences), with the logQ correction
+        (every candidate's logit minus the log of its expected number of draws), so the loss estimates the full
+        softmax while its negatives are the hard, popular items the full ranking has to beat.
+    sampling_power
+        Exponent of the popularity counts for ``sampling="popularity"`` (1: proportional, 0: uniform).
     train
         The training loop (batches are batches of windows); its ``l2`` penalises every weight matrix.
 
@@ -234,10 +255,21 @@ class GRU4RecConfig(Config):
     max_len: int = 50
     loss: LossName = "ce"
     n_negatives: int = 256
+    sampling: SamplingName = "uniform"
+    sampling_power: float = 1.0
     train: TrainConfig = dataclasses.field(default_factory=_sequential_train)
 
     def validate(self) -> None:
-        _check_common("GRU4RecConfig", self.embedding_dim, self.dropout, self.max_len, self.loss, self.n_negatives)
+        _check_common(
+            "GRU4RecConfig",
+            self.embedding_dim,
+            self.dropout,
+            self.max_len,
+            self.loss,
+            self.n_negatives,
+            self.sampling,
+            self.sampling_power,
+        )
         if self.hidden_size < 1:
             raise ConfigError(f"GRU4RecConfig.hidden_size must be >= 1, got {self.hidden_size}")
         if self.num_layers < 1:
@@ -261,7 +293,7 @@ class SASRecConfig(Config):
         Amazon datasets (it uses 0.2 on the denser MovieLens-1M).
     max_len
         Items of history the model reads (and the number of position embeddings).
-    loss, n_negatives
+    loss, n_negatives, sampling, sampling_power
         As in :class:`GRU4RecConfig`.
     train
         The training loop.
@@ -283,10 +315,21 @@ class SASRecConfig(Config):
     max_len: int = 50
     loss: LossName = "ce"
     n_negatives: int = 256
+    sampling: SamplingName = "uniform"
+    sampling_power: float = 1.0
     train: TrainConfig = dataclasses.field(default_factory=_sequential_train)
 
     def validate(self) -> None:
-        _check_common("SASRecConfig", self.embedding_dim, self.dropout, self.max_len, self.loss, self.n_negatives)
+        _check_common(
+            "SASRecConfig",
+            self.embedding_dim,
+            self.dropout,
+            self.max_len,
+            self.loss,
+            self.n_negatives,
+            self.sampling,
+            self.sampling_power,
+        )
         if self.num_blocks < 1:
             raise ConfigError(f"SASRecConfig.num_blocks must be >= 1, got {self.num_blocks}")
         if self.num_heads < 1:
@@ -329,6 +372,16 @@ class SequentialRecommender(TorchRecommender):
         self._windows = windows
         self._window_widths = (windows.inputs > 0).sum(1)
         self._weights = [p for p in self.network_.parameters() if p.ndim >= 2]
+        self._proposal: torch.Tensor | None = None
+        self._log_q: torch.Tensor | None = None
+        if self.config.loss == "sampled" and self.config.sampling == "popularity":
+            counts = np.bincount(self.sequences_.items, minlength=self.n_items).astype(np.float64)
+            proposal = counts**self.config.sampling_power * (counts > 0)
+            proposal /= proposal.sum()
+            self._proposal = torch.from_numpy(proposal)
+            with np.errstate(divide="ignore"):  # never-drawn items get -inf; they are never candidates
+                log_q = np.log(self.config.n_negatives * proposal)
+            self._log_q = torch.from_numpy(log_q).float()
         logger.info(
             "%s: %d training windows, %d next-item targets",
             type(self).__name__,
@@ -343,7 +396,12 @@ class SequentialRecommender(TorchRecommender):
         n_windows = len(windows.users)
         order = torch.randperm(n_windows, generator=generator).numpy()
         n_batches = math.ceil(n_windows / batch_size)
-        if cfg.loss == "sampled":
+        if cfg.loss == "sampled" and self._proposal is not None:
+            draws = torch.multinomial(
+                self._proposal, n_batches * cfg.n_negatives, replacement=True, generator=generator
+            )
+            negatives = draws.view(n_batches, cfg.n_negatives)
+        elif cfg.loss == "sampled":
             negatives = torch.randint(self.n_items, (n_batches, cfg.n_negatives), generator=generator)
         else:
             negatives = torch.zeros((n_batches, 0), dtype=torch.int64)
@@ -379,6 +437,11 @@ class SequentialRecommender(TorchRecommender):
             users_items[batch.seen_rows, batch.seen_items] = True
             negative = states @ items[batch.negatives].T
             negative = negative.masked_fill(users_items[:, batch.negatives][rows], float("-inf"))
+            if self._log_q is not None:  # popularity proposal: the logQ correction of every candidate
+                if self._log_q.device != states.device:
+                    self._log_q = self._log_q.to(states.device)
+                loss = sampled_softmax_loss(positive, negative, self._log_q[batch.negatives], self._log_q[targets])
+                return StepOutput(loss=loss, regularize=self._weights, n_samples=len(targets))
         loss = sampled_softmax_loss(positive, negative)
         return StepOutput(loss=loss, regularize=self._weights, n_samples=len(targets))
 
