@@ -18,8 +18,8 @@ embeddings, ``finetune`` also fine-tunes every weight afterwards, or only the to
 transformer layers). With ``--int8`` every fitted model is reported a second time (``-int8``), predicting with
 int8 dynamic quantization of its linear layers (``quantize: true``; same weights, threshold calibrated on the
 float model). Milliseconds per request: mean wall-clock time of ``predict_proba`` on one utterance at a time,
-over the first ``--latency-requests`` test utterances, with one torch thread (what one serving worker gets),
-after a warm-up call.
+over the first ``--latency-requests`` test utterances, with one torch thread (what one serving worker gets; set
+``--latency-threads``), after a warm-up call.
 """
 
 from __future__ import annotations
@@ -57,7 +57,13 @@ REFERENCES = [
 ]
 
 
-def build(name: str, head: str, max_fit_minutes: float | None, finetune_layers: int | None = None) -> IntentClassifier:
+def build(
+    name: str,
+    head: str,
+    max_fit_minutes: float | None,
+    finetune_layers: int | None = None,
+    finetune_lr: float | None = None,
+) -> IntentClassifier:
     if name == "bigru":
         return BiGRUIntent(TextIntentConfig(dropout=0.3, max_fit_minutes=max_fit_minutes))
     if name == "textcnn":
@@ -69,13 +75,15 @@ def build(name: str, head: str, max_fit_minutes: float | None, finetune_layers: 
             max_fit_minutes=max_fit_minutes,
             finetune_layers=finetune_layers,
         )
+        if finetune_lr is not None:
+            config = config.replace(train=config.train.replace(lr=finetune_lr))
         return SentenceIntent(config)
     raise SystemExit(f"unknown model {name!r}")
 
 
 def run_one(dataset: str, name: str, args: Any) -> list[BenchRecord]:
     data = load_intents(dataset, args.data_dir, valid_share=0.1, seed=SEED)
-    model = build(name, args.minilm_head, args.max_fit_minutes, args.finetune_layers)
+    model = build(name, args.minilm_head, args.max_fit_minutes, args.finetune_layers, args.finetune_lr)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     model.fit(data.train["text"], data.train["intent"], valid=(data.valid["text"], data.valid["intent"]))
@@ -96,7 +104,7 @@ def report(dataset: str, model: IntentClassifier, label: str, data: Any, fit_sec
     start = time.perf_counter()
     test = evaluate_intents(model, data.test)
     eval_seconds = time.perf_counter() - start
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.latency_threads)
     ms = milliseconds_per_request(model, data.test["text"].tolist()[: args.latency_requests])
     torch.set_num_threads(args.threads)
     metrics = {
@@ -118,7 +126,7 @@ def report(dataset: str, model: IntentClassifier, label: str, data: Any, fit_sec
         epoch_seconds=round(fit_seconds / max(len(model.history_), 1), 3),
         eval_seconds=round(eval_seconds, 3),
         notes=notes,
-        extra={"test": test, "machine": machine(), "threads": args.threads},
+        extra={"test": test, "machine": machine(), "threads": args.threads, "latency_threads": args.latency_threads},
     )
 
 
@@ -129,6 +137,8 @@ def main() -> None:
     p.add_argument("--minilm-head", default="linear", choices=["linear", "finetune"])
     p.add_argument("--threads", type=int, default=2, help="torch threads while training and evaluating")
     p.add_argument("--latency-requests", type=int, default=200)
+    p.add_argument("--latency-threads", type=int, default=1, help="torch threads while timing single requests")
+    p.add_argument("--finetune-lr", type=float, default=None, help="minilm finetune: learning rate (default 1e-4)")
     p.add_argument("--max-fit-minutes", type=float, default=20.0, help="stop training after the epoch past this")
     p.add_argument("--finetune-layers", type=int, default=None, help="minilm finetune: only the top N layers")
     p.add_argument("--int8", action="store_true", help="also report each model predicting with int8 quantization")

@@ -492,8 +492,10 @@ class IntentClassifier:
             from torch.ao.quantization import quantize_dynamic
 
             with warnings.catch_warnings():  # PyTorch marks its quantized tensor types deprecated
-                warnings.simplefilter("ignore", (UserWarning, DeprecationWarning, FutureWarning))
-                quantized = quantize_dynamic(copy.deepcopy(self.network_).eval(), {nn.Linear}, dtype=torch.qint8)
+                warnings.simplefilter("ignore")
+                quantized: nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+                    copy.deepcopy(self.network_).eval(), {nn.Linear}, dtype=torch.qint8
+                )
             cached = self._quantized = (self.network_, quantized)
         return cached[1]
 
