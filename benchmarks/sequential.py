@@ -17,7 +17,7 @@ DeepTarget's models use ``configs/beauty-gru4rec.yaml`` / ``configs/beauty-sasre
 identical split as pre-augmented atomic files (``item_id_list`` = the last 50 items before each target) through
 ``benchmark_filename``, the same sizes (64-dim, 2 blocks, 2 heads, 50 items, batch 128), its own defaults for the
 rest (CE loss over all items, dropout 0.5, Adam 1e-3) and at most ``--recbole-epochs`` epochs: an epoch of it takes
-about 10 minutes on 2 CPU cores (it runs the whole 50-item window once per target), so its cap is lower; the
+about 7 minutes on 2 CPU cores (it runs the whole 50-item window once per target), so its cap is lower; the
 table says how many epochs each system trained and how long they took. Reported: NDCG@10, HR@10, seconds per
 epoch, seconds per full evaluation. Results are written after every model, so an interrupted run keeps them.
 """
