@@ -15,14 +15,16 @@ and :meth:`IntentClassifier.predict` answers ``oos_label`` below it. Saved as JS
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal, Self, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -480,23 +482,22 @@ class IntentClassifier:
         if not hasattr(self, "network_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
 
-    def _predictor(self) -> nn.Module:
-        """The network predictions use: ``network_``, or its int8 dynamically quantized copy (``quantize``)."""
+    def _predictor(self) -> IntentNetwork:
+        """The network predictions use: ``network_``, or its int8 dynamically quantized copy (``quantize``),
+        made once per fitted network."""
         if not self.config.quantize:
             return self.network_
         cached = getattr(self, "_quantized", None)
         if cached is None or cached[0] is not self.network_:
-            import copy
-            import warnings
-
             from torch.ao.quantization import quantize_dynamic
 
             with warnings.catch_warnings():  # PyTorch marks its quantized tensor types deprecated
                 warnings.simplefilter("ignore")
-                quantized: nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+                # the copy keeps its IntentNetwork class; only its nn.Linear children are swapped
+                quantized = quantize_dynamic(  # type: ignore[no-untyped-call]
                     copy.deepcopy(self.network_).eval(), {nn.Linear}, dtype=torch.qint8
                 )
-            cached = self._quantized = (self.network_, quantized)
+            cached = self._quantized = (self.network_, cast(IntentNetwork, quantized))
         return cached[1]
 
     def predict_proba(self, texts: Sequence[str] | npt.ArrayLike) -> np.ndarray:
@@ -518,7 +519,7 @@ class IntentClassifier:
         """L2-normalised text vectors from the encoder, ``float32 (n_texts, dim)`` (for FAQ retrieval)."""
         self._check_fitted()
         values = _as_texts(texts, f"{type(self).__name__}.embed")
-        encoder = _Embedder(self._predictor())  # type: ignore[arg-type]
+        encoder = _Embedder(self._predictor())
         vectors = self._logits(encoder, self._prepare(values), trim=True) if values else torch.zeros(0, 1)
         return nn.functional.normalize(vectors.float(), dim=1).numpy()
 

@@ -180,30 +180,23 @@ def _sequential_train() -> TrainConfig:
     return TrainConfig(epochs=100, batch_size=128, lr=1e-3, patience=5)
 
 
-def _check_common(
-    name: str,
-    embedding_dim: int,
-    dropout: float,
-    max_len: int,
-    loss: str,
-    n_negatives: int,
-    sampling: str = "uniform",
-    sampling_power: float = 1.0,
-) -> None:
-    if embedding_dim < 1:
-        raise ConfigError(f"{name}.embedding_dim must be >= 1, got {embedding_dim}")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"{name}.dropout must be in [0, 1), got {dropout}")
-    if max_len < 1:
-        raise ConfigError(f"{name}.max_len must be >= 1, got {max_len}")
-    if loss not in ("ce", "sampled"):
-        raise ConfigError(f"{name}.loss must be 'ce' or 'sampled', got {loss!r}")
-    if n_negatives < 1:
-        raise ConfigError(f"{name}.n_negatives must be >= 1, got {n_negatives}")
-    if sampling not in ("uniform", "popularity"):
-        raise ConfigError(f"{name}.sampling must be 'uniform' or 'popularity', got {sampling!r}")
-    if not 0.0 <= sampling_power <= 1.0:
-        raise ConfigError(f"{name}.sampling_power must be in [0, 1], got {sampling_power}")
+def _check_common(config: GRU4RecConfig | SASRecConfig) -> None:
+    """The checks both sequential configs share; messages name the config class."""
+    name, c = type(config).__name__, config
+    if c.embedding_dim < 1:
+        raise ConfigError(f"{name}.embedding_dim must be >= 1, got {c.embedding_dim}")
+    if not 0.0 <= c.dropout < 1.0:
+        raise ConfigError(f"{name}.dropout must be in [0, 1), got {c.dropout}")
+    if c.max_len < 1:
+        raise ConfigError(f"{name}.max_len must be >= 1, got {c.max_len}")
+    if c.loss not in ("ce", "sampled"):
+        raise ConfigError(f"{name}.loss must be 'ce' or 'sampled', got {c.loss!r}")
+    if c.n_negatives < 1:
+        raise ConfigError(f"{name}.n_negatives must be >= 1, got {c.n_negatives}")
+    if c.sampling not in ("uniform", "popularity"):
+        raise ConfigError(f"{name}.sampling must be 'uniform' or 'popularity', got {c.sampling!r}")
+    if not 0.0 <= c.sampling_power <= 1.0:
+        raise ConfigError(f"{name}.sampling_power must be in [0, 1], got {c.sampling_power}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -260,16 +253,7 @@ class GRU4RecConfig(Config):
     train: TrainConfig = dataclasses.field(default_factory=_sequential_train)
 
     def validate(self) -> None:
-        _check_common(
-            "GRU4RecConfig",
-            self.embedding_dim,
-            self.dropout,
-            self.max_len,
-            self.loss,
-            self.n_negatives,
-            self.sampling,
-            self.sampling_power,
-        )
+        _check_common(self)
         if self.hidden_size < 1:
             raise ConfigError(f"GRU4RecConfig.hidden_size must be >= 1, got {self.hidden_size}")
         if self.num_layers < 1:
@@ -320,16 +304,7 @@ class SASRecConfig(Config):
     train: TrainConfig = dataclasses.field(default_factory=_sequential_train)
 
     def validate(self) -> None:
-        _check_common(
-            "SASRecConfig",
-            self.embedding_dim,
-            self.dropout,
-            self.max_len,
-            self.loss,
-            self.n_negatives,
-            self.sampling,
-            self.sampling_power,
-        )
+        _check_common(self)
         if self.num_blocks < 1:
             raise ConfigError(f"SASRecConfig.num_blocks must be >= 1, got {self.num_blocks}")
         if self.num_heads < 1:
@@ -396,7 +371,7 @@ class SequentialRecommender(TorchRecommender):
         n_windows = len(windows.users)
         order = torch.randperm(n_windows, generator=generator).numpy()
         n_batches = math.ceil(n_windows / batch_size)
-        if cfg.loss == "sampled" and self._proposal is not None:
+        if self._proposal is not None:  # loss "sampled", drawn by popularity
             draws = torch.multinomial(
                 self._proposal, n_batches * cfg.n_negatives, replacement=True, generator=generator
             )
@@ -425,6 +400,7 @@ class SequentialRecommender(TorchRecommender):
         states, targets = states[real], batch.targets[real] - 1
         items = net.item_weights
         positive = (states * items[targets]).sum(-1)
+        log_q = pos_log_q = None
         # The user's own training items are no negatives (recommending excludes them too; the SASRec paper
         # samples its negatives the same way): a softmax over the target and the items the user never had.
         if self.config.loss == "ce":
@@ -440,9 +416,8 @@ class SequentialRecommender(TorchRecommender):
             if self._log_q is not None:  # popularity proposal: the logQ correction of every candidate
                 if self._log_q.device != states.device:
                     self._log_q = self._log_q.to(states.device)
-                loss = sampled_softmax_loss(positive, negative, self._log_q[batch.negatives], self._log_q[targets])
-                return StepOutput(loss=loss, regularize=self._weights, n_samples=len(targets))
-        loss = sampled_softmax_loss(positive, negative)
+                log_q, pos_log_q = self._log_q[batch.negatives], self._log_q[targets]
+        loss = sampled_softmax_loss(positive, negative, log_q, pos_log_q)
         return StepOutput(loss=loss, regularize=self._weights, n_samples=len(targets))
 
     # ------------------------------------------------------------------ scoring
