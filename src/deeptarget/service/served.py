@@ -380,4 +380,8 @@ def _load_credit(version: ModelVersion, options: LoadOptions) -> ServedModel:
 def _load_intent(version: ModelVersion, options: LoadOptions) -> ServedModel:
     from deeptarget.marketing.assistant import Assistant
 
-    return ServedAssistant(version, Assistant.load(version.path))
+    assistant = Assistant.load(version.path)
+    # one question before serving: an int8 copy or an ONNX export (runtime: onnx) is made at the first
+    # prediction, seconds for a transformer -- paid here, while the previous version still serves
+    assistant.classifier.predict_proba(["hello"])
+    return ServedAssistant(version, assistant)

