@@ -66,6 +66,7 @@ def build(
     finetune_layers: int | None = None,
     finetune_lr: float | None = None,
     label_smoothing: float = 0.0,
+    finetune_epochs: int | None = None,
 ) -> IntentClassifier:
     if name == "bigru":
         return BiGRUIntent(TextIntentConfig(dropout=0.3, max_fit_minutes=max_fit_minutes))
@@ -81,6 +82,8 @@ def build(
         )
         if finetune_lr is not None:
             config = config.replace(train=config.train.replace(lr=finetune_lr))
+        if finetune_epochs is not None:
+            config = config.replace(train=config.train.replace(epochs=finetune_epochs))
         return SentenceIntent(config)
     raise SystemExit(f"unknown model {name!r}")
 
@@ -88,7 +91,13 @@ def build(
 def run_one(dataset: str, name: str, args: Any) -> list[BenchRecord]:
     data = load_intents(dataset, args.data_dir, valid_share=0.1, seed=SEED)
     model = build(
-        name, args.minilm_head, args.max_fit_minutes, args.finetune_layers, args.finetune_lr, args.label_smoothing
+        name,
+        args.minilm_head,
+        args.max_fit_minutes,
+        args.finetune_layers,
+        args.finetune_lr,
+        args.label_smoothing,
+        args.finetune_epochs,
     )
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -157,6 +166,7 @@ def main() -> None:
     p.add_argument("--finetune-lr", type=float, default=None, help="minilm finetune: learning rate (default 1e-4)")
     p.add_argument("--max-fit-minutes", type=float, default=20.0, help="stop training after the epoch past this")
     p.add_argument("--finetune-layers", type=int, default=None, help="minilm finetune: only the top N layers")
+    p.add_argument("--finetune-epochs", type=int, default=None, help="minilm finetune: epochs (default 4)")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="minilm: cross-entropy label smoothing")
     p.add_argument("--int8", action="store_true", help="also report each model predicting with int8 quantization")
     p.add_argument("--onnx", action="store_true", help="also report each model predicting through ONNX Runtime")
