@@ -34,6 +34,7 @@ from deeptarget.training import (
     seed_everything,
     to_device,
 )
+from deeptarget.training.optim import build_optimizer
 from deeptarget.training.seeding import get_rng_state, set_rng_state
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "deeptarget"
@@ -562,3 +563,28 @@ def test_whole_parameter_penalties_equal_the_autograd_ones(penalties: dict[str, 
     assert torch.allclose(leaf_weight, graph_weight, atol=1e-6)
     assert leaf_penalty == pytest.approx(graph_penalty, rel=1e-6)
     assert leaf_penalty[-1] > 0
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_uses_the_fused_kernel_with_the_same_update(name: str) -> None:
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(8, 3)
+    twin = torch.nn.Linear(8, 3)
+    twin.load_state_dict(layer.state_dict())
+    config = TrainConfig(optimizer=name, lr=0.05, weight_decay=0.01 if name == "adamw" else 0.0)  # type: ignore[arg-type]
+    fused = build_optimizer(layer.parameters(), config)
+    assert fused.defaults["fused"] is True
+    reference_class = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+    reference = reference_class(twin.parameters(), lr=0.05, weight_decay=config.weight_decay)
+    x = torch.randn(32, 8)
+    for _ in range(5):
+        for module, optimizer in ((layer, fused), (twin, reference)):
+            optimizer.zero_grad()
+            module(x).pow(2).mean().backward()
+            optimizer.step()
+    torch.testing.assert_close(layer.weight, twin.weight, atol=1e-6, rtol=1e-5)
+
+
+def test_adam_is_not_fused_on_a_device_its_kernel_lacks() -> None:
+    weight = torch.nn.Parameter(torch.zeros(3, device="meta"))
+    assert build_optimizer([weight], TrainConfig(optimizer="adam")).defaults["fused"] is None

@@ -238,24 +238,28 @@ class MatrixFactorization(TorchRecommender):
         net: MFNetwork = module  # type: ignore[assignment]
         users, items, negatives = batch
         p = net.user_embedding.weight.index_select(0, users)
-        # one gather for the positive and its negatives: (batch, 1 + n_negatives, dim)
-        candidates = torch.cat((items[:, None], negatives), dim=1)
-        q = net.item_embedding.weight.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
-        bias = net.item_bias.weight[:, 0][candidates] if net.item_bias is not None else None
+        # the positives and the negatives gathered apart: slicing one joint gather would make autograd allocate
+        # and zero-fill a (batch, 1 + n_negatives, dim) gradient per slice, the costliest step of an epoch
+        q_pos = net.item_embedding.weight.index_select(0, items)
+        q_neg = net.item_embedding.weight.index_select(0, negatives.reshape(-1)).view(*negatives.shape, -1)
+        bias_pos = bias_neg = None
+        if net.item_bias is not None:
+            bias_pos, bias_neg = net.item_bias.weight[:, 0][items], net.item_bias.weight[:, 0][negatives]
         if self.config.loss == "bpr":
             # BPR needs only the differences s_ui - s_uj = <p_u, q_i - q_j> (+ b_i - b_j)
-            diff = ((q[:, :1] - q[:, 1:]) * p[:, None, :]).sum(-1)
-            if bias is not None:
-                diff = diff + (bias[:, :1] - bias[:, 1:])
+            diff = ((q_pos[:, None, :] - q_neg) * p[:, None, :]).sum(-1)
+            if bias_pos is not None and bias_neg is not None:
+                diff = diff + (bias_pos[:, None] - bias_neg)
             loss = -torch.nn.functional.logsigmoid(diff).mean()
         else:
-            scores = (q * p[:, None, :]).sum(-1)
-            if bias is not None:
-                scores = scores + bias
-            loss = pairwise_loss("bce", scores[:, 0], scores[:, 1:])
+            pos_scores = (q_pos * p).sum(-1)
+            neg_scores = (q_neg * p[:, None, :]).sum(-1)
+            if bias_pos is not None and bias_neg is not None:
+                pos_scores, neg_scores = pos_scores + bias_pos, neg_scores + bias_neg
+            loss = pairwise_loss("bce", pos_scores, neg_scores)
         # penalised by the Trainer when TrainConfig.l2 / l1 > 0: the squared norms of the rows looked up, as a
         # batch mean so that the coefficient does not depend on batch_size
-        return StepOutput(loss=loss, regularize=(p, q), penalty_scale=1.0 / len(users))
+        return StepOutput(loss=loss, regularize=(p, q_pos, q_neg), penalty_scale=1.0 / len(users))
 
     def _score_network(self, user_indices: torch.Tensor) -> torch.Tensor:
         return self.network_(user_indices)  # type: ignore[no-any-return]
