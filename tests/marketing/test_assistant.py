@@ -3,6 +3,7 @@ a recommender run on the synthetic retailer, and the `deeptarget assist` command
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -141,3 +142,13 @@ def test_cli_train_intent(runs: dict[str, Path], tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "in_scope_accuracy" in result.output.replace("\n", "") or "ms per request" in result.output
     assert (tmp_path / "r" / "metrics.json").is_file()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="the onnx extra is not installed")
+def test_load_can_override_the_prediction_runtime(runs: dict[str, Path]) -> None:
+    default = Assistant.load(runs["run"])
+    assert default.classifier.config.runtime == "torch"  # as trained
+    onnx = Assistant.load(runs["run"], runtime="onnx")
+    assert onnx.classifier.config.runtime == "onnx"
+    question = "my card has not arrived in the post"
+    assert onnx.answer(question).confidence == pytest.approx(default.answer(question).confidence, abs=1e-5)

@@ -361,7 +361,9 @@ def assist(
     """Answer a customer question: intent, confidence, FAQ answer (or fallback) and personalised suggestions."""
     from deeptarget.marketing.assistant import Assistant
 
-    assistant = Assistant.load(run_dir, recommender_run=recommender)
+    # one question: PyTorch answers it in milliseconds, an ONNX export first would take seconds (the service,
+    # which answers many, uses the run's runtime and exports once when it loads the run)
+    assistant = Assistant.load(run_dir, recommender_run=recommender, runtime="torch")
     reply = assistant.answer(question, customer_id=customer)
     if as_json:
         sys.stdout.write(json.dumps(reply.to_dict(), default=_plain) + "\n")

@@ -310,9 +310,15 @@ class Assistant:
 
     @classmethod
     def load(
-        cls, run_dir: str | os.PathLike[str], *, recommender_run: str | os.PathLike[str] | None = None
+        cls,
+        run_dir: str | os.PathLike[str],
+        *,
+        recommender_run: str | os.PathLike[str] | None = None,
+        runtime: Literal["torch", "onnx"] | None = None,
     ) -> Assistant:
-        """The assistant of an intent run directory; ``recommender_run`` overrides the configured recommender."""
+        """The assistant of an intent run directory; ``recommender_run`` overrides the configured recommender and
+        ``runtime`` the classifier's prediction runtime (``torch`` answers a single question sooner than an ONNX
+        export, which takes seconds and pays off over many questions)."""
         root = Path(run_dir)
         path = root / CONFIG_FILE
         if not path.is_file():
@@ -321,6 +327,8 @@ class Assistant:
         classifier = load_model(root / "model")
         if not isinstance(classifier, IntentClassifier):
             raise DataError(f"holds a {type(classifier).__name__}, not an intent model", file=str(root / "model"))
+        if runtime is not None:
+            classifier.config = classifier.config.replace(runtime=runtime)
         faq = read_faq(root / FAQ_FILE) if (root / FAQ_FILE).is_file() else None
         link = config.recommender
         if recommender_run is not None:
