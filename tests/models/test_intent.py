@@ -205,6 +205,9 @@ def test_onnx_runtime_predicts_what_torch_predicts(corpus: dict, tmp_path: Path)
     np.testing.assert_allclose(fast.predict_proba(texts), exact.predict_proba(texts), atol=1e-5)
     np.testing.assert_allclose(fast.predict_proba(texts[-1:]), exact.predict_proba(texts[-1:]), atol=1e-5)
     np.testing.assert_allclose(fast.embed(texts), exact.embed(texts), atol=1e-5)
+    probabilities, vectors = fast.predict_proba_and_embed(texts)  # one ONNX Runtime run for both
+    np.testing.assert_allclose(probabilities, exact.predict_proba(texts), atol=1e-5)
+    np.testing.assert_allclose(vectors, exact.embed(texts), atol=1e-5)
     fast.save(tmp_path / "m")
     loaded = load_model(tmp_path / "m")
     assert loaded.config.runtime == "onnx"
@@ -257,6 +260,17 @@ def test_onnx_runtime_without_onnxruntime_says_what_to_install(corpus: dict, mon
 def test_runtime_must_be_torch_or_onnx() -> None:
     with pytest.raises(ConfigError, match="runtime"):
         TextIntentConfig(runtime="tensorrt")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("model_class", TEXT_MODELS)
+def test_predict_proba_and_embed_in_one_pass(model_class: type, corpus: dict) -> None:
+    model = model_class(TextIntentConfig(**SMALL, train=_train(epochs=2))).fit(*corpus["train"])
+    texts = corpus["test"][0][:7]
+    probabilities, vectors = model.predict_proba_and_embed(texts)
+    np.testing.assert_allclose(probabilities, model.predict_proba(texts), atol=1e-6)
+    np.testing.assert_allclose(vectors, model.embed(texts), atol=1e-6)
+    empty_p, empty_v = model.predict_proba_and_embed([])
+    assert empty_p.shape == (0, len(model.classes_)) and len(empty_v) == 0
 
 
 def test_finetune_layers_must_be_positive() -> None:

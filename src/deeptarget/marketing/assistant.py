@@ -345,7 +345,9 @@ class Assistant:
         if not isinstance(text, str) or not text.strip():
             raise DataError("the question must be a non-empty string")
         classifier = self.classifier
-        probabilities = classifier.predict_proba([text])[0]
+        # one pass of the encoder gives the intent and the FAQ retrieval vector
+        all_probabilities, vectors = classifier.predict_proba_and_embed([text])
+        probabilities = all_probabilities[0]
         order = np.argsort(-probabilities, kind="stable")
         best = int(order[0])
         intent, confidence = classifier.classes_[best], float(probabilities[best])
@@ -366,7 +368,7 @@ class Assistant:
                 alternatives=[{"intent": intent, "confidence": round(confidence, 6)}, *alternatives],
             )
         own = self.faq.entries_for(intent)
-        hits = self.index.search(text, k=1, among=own or None)
+        hits = self.index.search_vector(vectors[0], k=1, among=own or None)
         source: Literal["faq", "retrieval", "fallback"] = "fallback"
         entry_index, similarity = None, None
         if hits and (own or hits[0][1] >= self.settings.min_similarity):

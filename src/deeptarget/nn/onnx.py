@@ -112,6 +112,11 @@ class OnnxNetwork(nn.Module):
         """The encoder's vector of each input row, ``(batch, embedding_dim)``."""
         return torch.from_numpy(self._run(inputs)[1])
 
+    def both(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(logits, vectors)`` from one run."""
+        logits, vectors = self._run(inputs)[:2]
+        return torch.from_numpy(logits), torch.from_numpy(vectors)
+
 
 def export_network(network: nn.Module, example: Sequence[torch.Tensor], *, quantize: bool = False) -> OnnxNetwork:
     """Export ``network`` (``embed(*inputs)`` and a ``head``; one or two ``(batch, sequence)`` integer inputs)

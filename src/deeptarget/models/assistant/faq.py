@@ -271,7 +271,13 @@ class FAQIndex:
         """The ``k`` entries most similar to ``text`` (cosine), best first, optionally only ``among`` them."""
         if len(self.vectors) == 0:
             return []
-        query = np.asarray(self.embed([text]), dtype=np.float64)[0]
+        return self.search_vector(np.asarray(self.embed([text]), dtype=np.float64)[0], k, among)
+
+    def search_vector(self, query: np.ndarray, k: int = 1, among: list[int] | None = None) -> list[tuple[int, float]]:
+        """:meth:`search` for an already embedded (L2-normalised) question."""
+        if len(self.vectors) == 0:
+            return []
+        query = np.asarray(query, dtype=np.float64)
         candidates = np.arange(len(self.vectors)) if among is None else np.asarray(among, dtype=np.int64)
         if len(candidates) == 0:
             return []

@@ -540,6 +540,19 @@ class IntentClassifier:
         vectors = self._logits(encoder, self._prepare(values), trim=True) if values else torch.zeros(0, 1)
         return nn.functional.normalize(vectors.float(), dim=1).numpy()
 
+    def predict_proba_and_embed(self, texts: Sequence[str] | npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba` and :meth:`embed` of ``texts`` from one pass of the encoder (what the assistant
+        needs for each question: the intent and the FAQ retrieval vector)."""
+        self._check_fitted()
+        values = _as_texts(texts, f"{type(self).__name__}.predict_proba_and_embed")
+        if not values:
+            return np.zeros((0, len(self.classes_))), np.zeros((0, 0), dtype=np.float32)
+        joined = self._logits(_LogitsAndVectors(self._predictor()), self._prepare(values), trim=True)
+        n = len(self.classes_)
+        probabilities = torch.softmax(joined[:, :n].double(), dim=1).numpy()
+        vectors = nn.functional.normalize(joined[:, n:].float(), dim=1).numpy()
+        return probabilities, vectors
+
     # ------------------------------------------------------------------ persistence
     def _state_arrays(self) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
@@ -594,6 +607,22 @@ class _Embedder(nn.Module):
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         return self.network.embed(*inputs)
+
+
+class _LogitsAndVectors(nn.Module):
+    """``[logits, encoder vector]`` side by side, from one pass of an :class:`IntentNetwork` (or its ONNX copy)."""
+
+    def __init__(self, network: IntentNetwork | OnnxNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.network, OnnxNetwork):
+            logits, vectors = self.network.both(*inputs)
+        else:
+            vectors = self.network.embed(*inputs)
+            logits = self.network.head(self.network.dropout(vectors))
+        return torch.cat([logits, vectors], dim=1)
 
 
 class _TextIntent(IntentClassifier):
