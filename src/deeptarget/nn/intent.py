@@ -60,10 +60,15 @@ class IntentNetwork(nn.Module):
         vectors: torch.Tensor = self.encoder(*inputs)
         return vectors
 
+    def logits_and_vectors(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(batch, n_classes)`` and the encoder's vectors ``(batch, embedding_dim)`` from one pass."""
+        vectors = self.embed(*inputs)
+        logits: torch.Tensor = self.head(self.dropout(vectors))
+        return logits, vectors
+
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         """Logits ``(batch, n_classes)``."""
-        logits: torch.Tensor = self.head(self.dropout(self.embed(*inputs)))
-        return logits
+        return self.logits_and_vectors(*inputs)[0]
 
 
 class SentenceEncoder(nn.Module):

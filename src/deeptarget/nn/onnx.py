@@ -4,10 +4,11 @@ PyTorch's eager mode pays a dispatch cost per operator; on a CPU that dominates 
 question at a time). ONNX Runtime runs the same graph with fused kernels (attention, layer norm, GELU): about
 2.3x faster per request for all-MiniLM-L6-v2 on this project's 2-core machine, with outputs equal to 1e-5.
 
-:func:`export_network` traces a module whose ``forward`` takes the encoded inputs and whose ``embed`` returns the
-encoder's vector (an :class:`~deeptarget.nn.intent.IntentNetwork`), with the batch and sequence lengths dynamic,
-and returns an :class:`OnnxNetwork` that stands in for it at prediction (``forward`` -> logits, ``embed`` ->
-vectors). ``onnxruntime``, ``onnx`` and ``onnxscript`` (the ``onnx`` extra) are imported only here, when called.
+:func:`export_network` traces the ``logits_and_vectors`` of a network (an
+:class:`~deeptarget.nn.intent.IntentNetwork`), with the batch and sequence lengths dynamic, and returns an
+:class:`OnnxNetwork` that stands in for it at prediction (``forward`` -> logits, ``embed`` -> vectors,
+``logits_and_vectors`` -> both from one run). ``onnxruntime``, ``onnx`` and ``onnxscript`` (the ``onnx``
+extra) are imported only here, when called.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ _INSTALL_HINT = "pip install 'deeptarget[onnx]' (onnxruntime, onnx, onnxscript)"
 
 @contextlib.contextmanager
 def _quiet(*names: str) -> Iterator[None]:
-    """Raise the named loggers to ERROR for the block: the exporter, its optimiser and ONNX Runtime's quantizer
-    (which logs on the root logger) report every graph pass at INFO."""
+    """Raise the named loggers to ERROR for the block: the exporter and its optimiser report every graph pass at
+    INFO, ONNX Runtime's quantizer every tensor (on the root logger)."""
     loggers = [logging.getLogger(name) for name in names]
     levels = [log.level for log in loggers]
     for log in loggers:
@@ -57,9 +58,8 @@ class _BothOutputs(nn.Module):
         self.network = network
 
     def outputs(self, inputs: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        vectors: torch.Tensor = self.network.embed(*inputs)  # type: ignore[operator]
-        logits: torch.Tensor = self.network.head(vectors)  # type: ignore[operator]
-        return logits, vectors
+        both: tuple[torch.Tensor, torch.Tensor] = self.network.logits_and_vectors(*inputs)  # type: ignore[operator]
+        return both
 
 
 class _OneInput(_BothOutputs):
@@ -112,14 +112,15 @@ class OnnxNetwork(nn.Module):
         """The encoder's vector of each input row, ``(batch, embedding_dim)``."""
         return torch.from_numpy(self._run(inputs)[1])
 
-    def both(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def logits_and_vectors(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(logits, vectors)`` from one run."""
         logits, vectors = self._run(inputs)[:2]
         return torch.from_numpy(logits), torch.from_numpy(vectors)
 
 
 def export_network(network: nn.Module, example: Sequence[torch.Tensor], *, quantize: bool = False) -> OnnxNetwork:
-    """Export ``network`` (``embed(*inputs)`` and a ``head``; one or two ``(batch, sequence)`` integer inputs)
+    """Export ``network`` (``logits_and_vectors(*inputs)``, as an
+    :class:`~deeptarget.nn.intent.IntentNetwork` has; one or two ``(batch, sequence)`` integer inputs)
     to ONNX in memory; with ``quantize``, ONNX Runtime's dynamic int8 quantization of its matrix products.
 
     ``example`` fixes the inputs' number and types; batch and sequence lengths stay dynamic. Raises
@@ -148,7 +149,7 @@ def export_network(network: nn.Module, example: Sequence[torch.Tensor], *, quant
     names = ["input_ids", "attention_mask"][: len(example)]
     dims = {0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim.DYNAMIC}
     start = time.perf_counter()
-    quiet = _quiet("torch.onnx", "torch.export", "onnx_ir", "onnxscript", "")
+    quiet = _quiet("torch.onnx", "torch.export", "onnx_ir", "onnxscript")
     with tempfile.TemporaryDirectory(prefix="deeptarget-onnx-") as tmp, warnings.catch_warnings(), quiet:
         warnings.simplefilter("ignore")  # the exporter's deprecation and tracing notices
         try:
@@ -175,7 +176,8 @@ def export_network(network: nn.Module, example: Sequence[torch.Tensor], *, quant
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantized = Path(tmp) / "model.int8.onnx"
-            quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
+            with _quiet(""):  # the quantizer reports every tensor on the root logger at INFO
+                quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
             path = quantized
         model = path.read_bytes()
     logger.info(

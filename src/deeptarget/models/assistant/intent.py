@@ -617,12 +617,7 @@ class _LogitsAndVectors(nn.Module):
         self.network = network
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        if isinstance(self.network, OnnxNetwork):
-            logits, vectors = self.network.both(*inputs)
-        else:
-            vectors = self.network.embed(*inputs)
-            logits = self.network.head(self.network.dropout(vectors))
-        return torch.cat([logits, vectors], dim=1)
+        return torch.cat(self.network.logits_and_vectors(*inputs), dim=1)
 
 
 class _TextIntent(IntentClassifier):
