@@ -93,6 +93,10 @@ def test_user_row_batches_cover_every_user_once_with_their_rows() -> None:
     for b in batches:
         np.testing.assert_array_equal(b.rows.numpy(), dense[b.users.numpy()])
     assert [int(b.step) for b in batches] == [6, 7, 8]  # 3 batches per epoch, epoch 2
+    for b in batches:  # the non-zero cells, for the dropout
+        assert b.nonzero is not None
+        cells = set(zip(*(t.tolist() for t in b.nonzero), strict=True))
+        assert cells == set(zip(*(t.tolist() for t in b.rows.nonzero(as_tuple=True)), strict=True))
     again = list(user_row_batches(matrix, users, batch_size=3, seed=4, epoch=2))
     assert all(torch.equal(a.users, b.users) for a, b in zip(batches, again, strict=True))
     other = np.concatenate([b.users.numpy() for b in user_row_batches(matrix, users, 3, seed=4, epoch=3)])
@@ -111,6 +115,23 @@ def test_input_dropout_only_in_training_mode() -> None:
     # in eval mode the encoder sees the L2-normalised row itself
     normalised = rows / rows.norm(dim=1, keepdim=True)
     assert torch.allclose(net.encode(rows), net.encoder(normalised))
+
+
+@pytest.mark.parametrize("cls", [MultDAENetwork, MultVAENetwork])
+def test_dropout_over_the_non_zero_cells_matches_dense_dropout(cls: type) -> None:
+    torch.manual_seed(0)
+    net = cls(400, hidden_sizes=(), latent_dim=4, dropout=0.3).train()
+    rows = torch.bernoulli(torch.full((64, 400), 0.2))
+    nonzero = rows.nonzero(as_tuple=True)
+    normalised = rows / rows.norm(dim=1, keepdim=True)
+    for cells in (None, nonzero):
+        x = net._encoder_input(rows, cells)
+        kept = x != 0
+        assert not kept[rows == 0].any()  # zeros stay zero
+        torch.testing.assert_close(x[kept], normalised[kept] / 0.7)  # survivors are rescaled by 1 / (1 - p)
+        dropped = 1.0 - kept.sum().item() / (rows != 0).sum().item()
+        assert abs(dropped - 0.3) < 0.03  # ~5,000 cells: the rate is p within 4 standard errors
+    assert torch.equal(net.eval()._encoder_input(rows, nonzero), normalised)  # no dropout in eval mode
 
 
 def test_vae_network_samples_in_training_and_decodes_mu_in_eval() -> None:

@@ -191,3 +191,26 @@ def test_kl_normal_by_hand() -> None:
     expected = 0.5 * (math.e + 4 - 1 - 1)
     assert kl_normal(torch.tensor([[2.0]]), torch.tensor([[1.0]])).item() == pytest.approx(expected, rel=1e-6)
     assert kl_normal(torch.zeros(4, 2), torch.zeros(4, 2)).item() == 0.0
+
+
+# ------------------------------------------------------------------------------------------------ precision
+def test_losses_compute_in_float32_from_bf16_scores() -> None:
+    gen = torch.Generator().manual_seed(0)
+    pos, neg = torch.randn(64, generator=gen), torch.randn(64, 5, generator=gen)
+    logits = torch.randn(8, 300, generator=gen) * 3
+    rows = torch.bernoulli(torch.full((8, 300), 0.1), generator=gen)
+    mu, logvar = torch.randn(8, 4, generator=gen), torch.randn(8, 4, generator=gen)
+    cases = [
+        (bce_with_negatives, (pos, neg)),
+        (bpr_loss, (pos, neg)),
+        (sampled_softmax_loss, (pos, neg)),
+        (mse_loss, (pos, neg[:, 0])),
+        (multinomial_log_likelihood, (logits, rows)),
+        (kl_normal, (mu, logvar)),
+    ]
+    for loss, args in cases:
+        low = tuple(a.bfloat16() for a in args)
+        value = loss(*low)
+        assert value.dtype == torch.float32, loss.__name__
+        # the same as the float32 loss of the (rounded) bf16 inputs, not a bf16-rounded result
+        assert torch.allclose(value, loss(*(a.float() for a in low)), rtol=1e-6, atol=1e-6), loss.__name__

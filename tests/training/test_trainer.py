@@ -588,3 +588,61 @@ def test_adam_uses_the_fused_kernel_with_the_same_update(name: str) -> None:
 def test_adam_is_not_fused_on_a_device_its_kernel_lacks() -> None:
     weight = torch.nn.Parameter(torch.zeros(3, device="meta"))
     assert build_optimizer([weight], TrainConfig(optimizer="adam")).defaults["fused"] is None
+
+
+# ---------------------------------------------------------------------------------------------- precision
+def test_bf16_runs_the_step_under_autocast_and_keeps_fp32_weights() -> None:
+    seen: list[tuple[bool, torch.dtype]] = []
+
+    def step(module: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        xb, yb = batch
+        pred = module(xb).squeeze(-1)
+        seen.append((torch.is_autocast_enabled("cpu"), pred.dtype))
+        return ((pred.float() - yb) ** 2).mean()
+
+    x, y = _regression()
+    for precision, expected in (("fp32", (False, torch.float32)), ("bf16", (True, torch.bfloat16))):
+        seen.clear()
+        torch.manual_seed(0)
+        module = torch.nn.Linear(3, 1)
+        history = Trainer(_config(optimizer="adam", lr=0.05, epochs=30, precision=precision)).fit(
+            module, step, _regression_batches(x, y, seed=0)
+        )
+        assert set(seen) == {expected}
+        assert all(p.dtype == torch.float32 for p in module.parameters())
+        assert not torch.is_autocast_enabled("cpu")  # only inside the step
+        # bf16 still fits the planted weights (to bf16's ~3 significant digits)
+        assert history["train/loss"][-1] < 0.01 * history["train/loss"][0]
+        assert torch.allclose(module.weight.detach()[0], torch.tensor([1.5, -2.0, 0.5]), atol=0.05)
+
+
+def test_bf16_training_is_deterministic() -> None:
+    def train() -> dict[str, torch.Tensor]:
+        torch.manual_seed(1)
+        module = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+        x, y = _regression()
+        Trainer(_config(optimizer="adam", lr=0.01, precision="bf16")).fit(
+            module, _regression_step, _regression_batches(x, y, seed=3)
+        )
+        return module.state_dict()
+
+    first, second = train(), train()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_bf16_warns_where_it_would_be_emulated(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    x, y = _regression()
+    with caplog.at_level("WARNING", logger="deeptarget.training.trainer"):
+        Trainer(_config(epochs=1, precision="bf16")).fit(
+            torch.nn.Linear(3, 1), _regression_step, _regression_batches(x, y, seed=0)
+        )
+    assert "no native bfloat16" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    with caplog.at_level("WARNING", logger="deeptarget.training.trainer"):
+        Trainer(_config(epochs=1, precision="bf16")).fit(
+            torch.nn.Linear(3, 1), _regression_step, _regression_batches(x, y, seed=0)
+        )
+    assert "bfloat16" not in caplog.text

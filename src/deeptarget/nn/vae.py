@@ -11,7 +11,10 @@ from torch.nn.functional import normalize
 
 from deeptarget.nn.mlp import MLP
 
-__all__ = ["AutoEncoderOutput", "MultDAENetwork", "MultVAENetwork"]
+__all__ = ["AutoEncoderOutput", "MultDAENetwork", "MultVAENetwork", "NonZero"]
+
+NonZero = tuple[torch.Tensor, torch.Tensor]
+"""The non-zero cells of a batch of rows: ``(row positions in the batch, item columns)``, each ``(nnz,)``."""
 
 
 class AutoEncoderOutput(NamedTuple):
@@ -49,15 +52,23 @@ class _RowAutoEncoder(nn.Module):
         self.decoder = MLP(latent_dim, [*reversed(hidden), n_items], activation="tanh")
         _init_linear_(self)
 
-    def _encoder_input(self, rows: torch.Tensor) -> torch.Tensor:
+    def _encoder_input(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> torch.Tensor:
         x = normalize(rows, p=2.0, dim=1)
         p = self.input_dropout.p
         if not self.training or p == 0.0:
             return x
-        # inverted dropout from one uniform draw: the same distribution as nn.Dropout, whose bernoulli_ is ~3x
-        # slower on CPU for a dense (batch x n_items) input
-        keep = torch.rand_like(x) >= p
-        return x * keep / (1.0 - p)
+        if nonzero is None:
+            # inverted dropout from one uniform draw: the same distribution as nn.Dropout, whose bernoulli_ is
+            # ~3x slower on CPU for a dense (batch x n_items) input
+            keep = torch.rand_like(x) >= p
+            return x * keep / (1.0 - p)
+        # dropout only where the row is non-zero (elsewhere it changes nothing): one draw per interaction
+        # instead of per (user, item) cell, ~30x fewer random numbers on a 3%-dense matrix; same distribution
+        batch_rows, columns = nonzero
+        drop = torch.rand(batch_rows.shape[0], device=x.device) < p
+        x = x / (1.0 - p)
+        x[batch_rows[drop], columns[drop]] = 0.0
+        return x
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """Unnormalised scores of every item, ``(batch, n_items)``, from a batch of codes."""
@@ -93,12 +104,13 @@ class MultDAENetwork(_RowAutoEncoder):
     ) -> None:
         super().__init__(n_items, hidden_sizes, latent_dim, dropout)
 
-    def encode(self, rows: torch.Tensor) -> torch.Tensor:
-        """The code of each row, ``(batch, latent_dim)``."""
-        return self.encoder(self._encoder_input(rows))  # type: ignore[no-any-return]
+    def encode(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> torch.Tensor:
+        """The code of each row, ``(batch, latent_dim)``; ``nonzero`` (the rows' non-zero cells, optional)
+        lets training dropout draw one random number per interaction instead of one per cell."""
+        return self.encoder(self._encoder_input(rows, nonzero))  # type: ignore[no-any-return]
 
-    def forward(self, rows: torch.Tensor) -> AutoEncoderOutput:
-        code = self.encode(rows)
+    def forward(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> AutoEncoderOutput:
+        code = self.encode(rows, nonzero)
         return AutoEncoderOutput(self.decode(code), code, None)
 
 
@@ -141,13 +153,14 @@ class MultVAENetwork(_RowAutoEncoder):
     ) -> None:
         super().__init__(n_items, hidden_sizes, latent_dim, dropout)
 
-    def encode(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mu, logvar)`` of each row's code, each ``(batch, latent_dim)``."""
-        code = self.encoder(self._encoder_input(rows))
+    def encode(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)`` of each row's code, each ``(batch, latent_dim)``; ``nonzero`` as in
+        :meth:`MultDAENetwork.encode`."""
+        code = self.encoder(self._encoder_input(rows, nonzero))
         mu, logvar = code.chunk(2, dim=1)
         return mu, logvar
 
-    def forward(self, rows: torch.Tensor) -> AutoEncoderOutput:
-        mu, logvar = self.encode(rows)
+    def forward(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> AutoEncoderOutput:
+        mu, logvar = self.encode(rows, nonzero)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
         return AutoEncoderOutput(self.decode(z), mu, logvar)

@@ -2,6 +2,9 @@
 
 Shapes: ``pos_scores`` is ``(batch,)``; ``neg_scores`` is ``(batch,)`` (one negative per positive) or
 ``(batch, n_neg)`` (several sampled negatives per positive).
+
+Scores in a lower precision (bfloat16 / float16 from ``torch.autocast``, see ``TrainConfig.precision``) are
+upcast to float32 first, so the loss and its reductions are always computed in float32.
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ __all__ = [
 ]
 
 
+def _f32(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as float32 when it is a lower-precision float (bf16 / fp16 under autocast); else as is."""
+    if tensor.is_floating_point() and tensor.dtype in (torch.bfloat16, torch.float16):
+        return tensor.float()
+    return tensor
+
+
 def _pair(pos_scores: torch.Tensor, neg_scores: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Positive scores as ``(batch, 1)`` and negative scores as ``(batch, n_neg)``."""
     if pos_scores.ndim == 2 and pos_scores.shape[1] == 1:
@@ -32,7 +42,7 @@ def _pair(pos_scores: torch.Tensor, neg_scores: torch.Tensor, name: str) -> tupl
             f"{name}: neg_scores must have shape (batch,) or (batch, n_neg) with batch = "
             f"{pos_scores.shape[0]}, got {tuple(neg_scores.shape)}"
         )
-    return pos_scores[:, None], neg_scores
+    return _f32(pos_scores)[:, None], _f32(neg_scores)
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
@@ -54,7 +64,7 @@ def mse_loss(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | N
     """
     if pred.shape != target.shape:
         raise ValueError(f"mse_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
-    squared = (pred - target).square()
+    squared = (_f32(pred) - _f32(target)).square()
     if weights is None:
         return squared.mean()
     if weights.shape != pred.shape:
@@ -176,7 +186,7 @@ def multinomial_log_likelihood(logits: torch.Tensor, targets: torch.Tensor) -> t
             "multinomial_log_likelihood: logits and targets must both be (batch, n_items), got "
             f"{tuple(logits.shape)} and {tuple(targets.shape)}"
         )
-    return -(log_softmax(logits, dim=1) * targets).sum(dim=1).mean()
+    return -(log_softmax(_f32(logits), dim=1) * _f32(targets)).sum(dim=1).mean()
 
 
 def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -192,6 +202,7 @@ def kl_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """
     if mu.shape != logvar.shape:
         raise ValueError(f"kl_normal: mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} differ in shape")
+    mu, logvar = _f32(mu), _f32(logvar)
     per_dim = 1.0 + logvar - mu.square() - logvar.exp()
     if mu.ndim == 1:
         return -0.5 * per_dim.sum()

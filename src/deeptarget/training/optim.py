@@ -200,10 +200,16 @@ def l2_penalty(tensors: torch.Tensor | Iterable[torch.Tensor]) -> torch.Tensor:
     parts = _as_tensors(tensors)
     if not parts:
         return torch.zeros(())
-    total = parts[0].square().sum()
+    # a dot product of the flattened tensor with itself: one pass, no squared copy
+    total = _sum_of_squares(parts[0])
     for t in parts[1:]:
-        total = total + t.square().sum()
+        total = total + _sum_of_squares(t)
     return total
+
+
+def _sum_of_squares(t: torch.Tensor) -> torch.Tensor:
+    flat = t.reshape(-1)
+    return torch.dot(flat, flat)
 
 
 def l1_penalty(tensors: torch.Tensor | Iterable[torch.Tensor]) -> torch.Tensor:

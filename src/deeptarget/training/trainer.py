@@ -10,6 +10,7 @@ The estimator owns the network and the data; it hands the Trainer three function
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -49,6 +50,26 @@ from deeptarget.training.seeding import seed_everything
 __all__ = ["Batch", "History", "StepOutput", "Trainer"]
 
 logger = logging.getLogger(__name__)
+
+
+def _check_bf16(device: torch.device) -> None:
+    """Warn when ``precision: bf16`` will be emulated (slower than fp32) on ``device``."""
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    elif device.type == "cpu":
+        # private probes, present in torch 2.x; without them, assume the best and stay quiet
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        found = [getattr(torch.cpu, name, None) for name in probes]
+        native = not any(found) or any(bool(f()) for f in found if f is not None)
+    else:
+        native = True
+    if not native:
+        logger.warning(
+            "TrainConfig.precision is 'bf16' but this %s has no native bfloat16 matrix instructions; "
+            "training will likely be slower than with 'fp32'",
+            device.type,
+        )
+
 
 Batch = Any
 """A mini-batch: a tensor, or a (named) tuple / list / dict / dataclass of tensors."""
@@ -365,6 +386,8 @@ class Trainer:
                 torch.set_num_threads(config.num_threads)
             seed_everything(config.seed)
             self.device = resolve_device(config.device)
+            if config.precision == "bf16":
+                _check_bf16(self.device)
             self.module = module.to(self.device)
             # a module may ask for parameter groups (e.g. a larger learning rate for some parameters)
             groups = getattr(module, "parameter_groups", None)
@@ -438,6 +461,10 @@ class Trainer:
         manual_decay = needs_manual_weight_decay(config)
         penalised = config.l2 > 0 or config.l1 > 0
         clip = config.grad_clip_norm
+        # bf16: the step's forward and loss under autocast; backward, optimiser and weights stay fp32
+        autocast = functools.partial(
+            torch.autocast, device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"
+        )
         module.train()
         # Sums stay on the device: one synchronisation per epoch, not per batch.
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
@@ -449,7 +476,8 @@ class Trainer:
         for batch_index, raw_batch in enumerate(batches(epoch)):
             batch = to_device(raw_batch, device, non_blocking=device.type == "cuda")
             optimizer.zero_grad(set_to_none=True)
-            out = self._as_step_output(step(module, batch))
+            with autocast():
+                out = self._as_step_output(step(module, batch))
             objective = out.loss
             leaves: list[torch.Tensor] = []
             if penalised:

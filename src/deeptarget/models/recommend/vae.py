@@ -36,11 +36,13 @@ logger = logging.getLogger(__name__)
 
 
 class UserRowBatch(NamedTuple):
-    """A mini-batch of users: their indices, their dense training rows and the global update index."""
+    """A mini-batch of users: their indices, their dense training rows, the global update index and the rows'
+    non-zero cells ``(row positions in the batch, item columns)``."""
 
     users: torch.Tensor
     rows: torch.Tensor
     step: torch.Tensor
+    nonzero: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def user_row_batches(
@@ -71,15 +73,22 @@ def user_row_batches(
     ([2, 2, 1], [9, 10, 11])
     >>> all(torch.equal(b.rows, torch.eye(5)[b.users]) for b in batches)
     True
+    >>> all(torch.equal(b.rows.nonzero().T, torch.stack(b.nonzero)) for b in batches)
+    True
     """
     users = np.asarray(users, dtype=np.int64)
     order = users[torch.randperm(len(users), generator=make_generator(seed, epoch)).numpy()]
     per_epoch = math.ceil(len(users) / batch_size)
     for i, start in enumerate(range(0, len(order), batch_size)):
         chunk = order[start : start + batch_size]
-        rows = np.asarray(matrix[chunk].toarray(), dtype=np.float32)
+        part = matrix[chunk]
+        rows = np.asarray(part.toarray(), dtype=np.float32)
+        batch_rows = np.repeat(np.arange(len(chunk), dtype=np.int64), np.diff(part.indptr))
         yield UserRowBatch(
-            torch.from_numpy(chunk), torch.from_numpy(rows), torch.tensor(epoch * per_epoch + i, dtype=torch.int64)
+            torch.from_numpy(chunk),
+            torch.from_numpy(rows),
+            torch.tensor(epoch * per_epoch + i, dtype=torch.int64),
+            (torch.from_numpy(batch_rows), torch.from_numpy(part.indices.astype(np.int64))),
         )
 
 
@@ -264,7 +273,7 @@ class MultVAE(_RowAutoEncoderRecommender):
 
     def _step(self, module: torch.nn.Module, batch: UserRowBatch) -> StepOutput:
         cfg = self.config
-        out = module(batch.rows)
+        out = module(batch.rows, batch.nonzero)
         beta = kl_anneal_beta(int(batch.step), cfg.total_anneal_steps, cfg.anneal_cap)
         kl = kl_normal(out.mu, cast(torch.Tensor, out.logvar))  # a MultVAENetwork always returns logvar
         nll = multinomial_log_likelihood(out.logits, batch.rows)
@@ -313,5 +322,5 @@ class MultDAE(_RowAutoEncoderRecommender):
         return MultDAENetwork(n_items, cfg.hidden_sizes, cfg.latent_dim, cfg.dropout)
 
     def _step(self, module: torch.nn.Module, batch: UserRowBatch) -> StepOutput:
-        out = module(batch.rows)
+        out = module(batch.rows, batch.nonzero)
         return StepOutput(loss=multinomial_log_likelihood(out.logits, batch.rows), regularize=self._weights)
