@@ -9,8 +9,14 @@ training are dropped and counted). Two evaluations of the same fitted models:
   excluded) -- the honest figure;
 - ``loo-full-with-seen``: the same, but the user's past items stay among the candidates -- what RecBole's full
   ranking of sequential models does, so the side-by-side row compares like with like;
-- ``loo-pop100``: against 100 negatives sampled by popularity, fixed per user (seed 2020), the protocol of the
-  BERT4Rec paper (expected rank under ties).
+- ``loo-pop100``: against 100 negatives sampled by popularity, fixed per user (seed 2020), the ranking protocol
+  of the BERT4Rec paper (expected rank under ties).
+
+Then each model is fitted once more the way BERT4Rec's own preprocessing trains (``gen_data_fin.py`` puts the
+validation item into train): on every item but the last (``leave_one_out_valid: false``), no validation part, for
+the number of epochs the early-stopped run found best. Its test users are those of the first split plus the ones
+whose test item occurs only in someone's valid position; ``loo-pop100-bert4rec`` and ``loo-full-bert4rec`` score it.
+``--no-refit`` skips this.
 
 DeepTarget's models use ``configs/beauty-gru4rec.yaml`` / ``configs/beauty-sasrec.yaml`` with at most
 ``--epochs`` epochs (early stopping on valid NDCG@10). RecBole 1.2.1's SASRec (own virtual environment) gets the
@@ -70,12 +76,52 @@ def with_cold_users(metrics: dict[str, float], n_ranked: int, n_cold: int, sampl
     return f"with the {n_cold} cold test users {label}: " + ", ".join(parts)
 
 
-def run_ours(name: str, data_dir: str, epochs: int, split=None):  # type: ignore[no-untyped-def]
+def _config(name: str, data_dir: str, epochs: int, valid: bool = True) -> RunConfig:
     raw = yaml.safe_load((REPO / MODELS[name]).read_text())
     raw["data"]["data_dir"] = data_dir
+    raw["split"]["leave_one_out_valid"] = valid
     raw["model"]["params"]["train"]["epochs"] = epochs
     raw["model"]["params"]["train"]["progress"] = False
-    config = RunConfig.from_dict(raw)
+    return RunConfig.from_dict(raw)
+
+
+def _pop100(model, split):  # type: ignore[no-untyped-def]
+    exclude = [part for part in (split.train, split.valid) if part is not None]
+    negatives = sample_negatives(split.test, exclude, 100, strategy="popularity", seed=SEED)
+    return evaluate_sampled(model, split.test, negatives, ks=(10,), strategy="popularity", seed=SEED)
+
+
+def run_refit(name: str, data_dir: str, epochs: int, first_notes: str) -> list[BenchRecord]:
+    """BERT4Rec's own training protocol: train on all but the last item for ``epochs`` epochs, no validation."""
+    config = _config(name, data_dir, epochs, valid=False)
+    split = prepare_data(config).split
+    model = build_model(config.model)
+    model.fit(split.train)
+    full = evaluate_ranking(model, split.test, exclude=[split.train], ks=(10,), metrics=("ndcg", "hit"))
+    sampled = _pop100(model, split)
+    n_ranked, n_cold = len(np.unique(split.test.user_ids)), int(split.report["cold_test_rows_dropped"])
+    common = {
+        "benchmark": "sequential",
+        "dataset": "amazon-beauty",
+        "system": "deeptarget",
+        "model": name,
+        "fit_seconds": round(model.fit_seconds_, 1),
+        "epoch_seconds": round(statistics.mean(model.history_["train_seconds"]), 2),
+    }
+    notes = f"trained on all but the last item, {epochs} epochs (the best epoch of the run with {first_notes})"
+    return [
+        BenchRecord(
+            protocol=protocol,
+            metrics={k: round(v, 4) for k, v in result.metrics.items()},
+            notes=notes + "; " + with_cold_users(result.metrics, n_ranked, n_cold, protocol.startswith("loo-pop")),
+            **common,
+        )
+        for protocol, result in (("loo-full-bert4rec", full), ("loo-pop100-bert4rec", sampled))
+    ]
+
+
+def run_ours(name: str, data_dir: str, epochs: int, split=None):  # type: ignore[no-untyped-def]
+    config = _config(name, data_dir, epochs)
     data = prepare_data(config) if split is None else None
     split = data.split if data is not None else split
     model = build_model(config.model)
@@ -86,10 +132,10 @@ def run_ours(name: str, data_dir: str, epochs: int, split=None):  # type: ignore
     eval_seconds = time.perf_counter() - start
     # RecBole's full ranking of sequential models keeps the user's past items among the candidates: the same here
     with_seen = evaluate_ranking(model, split.test, exclude=[], ks=(10,), metrics=("ndcg", "hit"))
-    negatives = sample_negatives(split.test, exclude, 100, strategy="popularity", seed=SEED)
-    sampled = evaluate_sampled(model, split.test, negatives, ks=(10,), strategy="popularity", seed=SEED)
+    sampled = _pop100(model, split)
     history = model.history_
     epoch_seconds = statistics.mean(history["train_seconds"])
+    best_epoch = int(history.best(model.train_config.monitor, model.train_config.mode)["epoch"]) + 1
     n_ranked, n_cold = len(np.unique(split.test.user_ids)), int(split.report["cold_test_rows_dropped"])
     common = {
         "benchmark": "sequential",
@@ -98,7 +144,7 @@ def run_ours(name: str, data_dir: str, epochs: int, split=None):  # type: ignore
         "model": name,
         "fit_seconds": round(model.fit_seconds_, 1),
         "epoch_seconds": round(epoch_seconds, 2),
-        "notes": f"{len(history)} epochs (cap {epochs})",
+        "notes": f"{len(history)} epochs (cap {epochs}), best {best_epoch}",
     }
     records = [
         BenchRecord(
@@ -118,7 +164,7 @@ def run_ours(name: str, data_dir: str, epochs: int, split=None):  # type: ignore
             **{**common, "notes": common["notes"] + "; " + with_cold_users(sampled.metrics, n_ranked, n_cold, True)},
         ),
     ]
-    return records, split
+    return records, split, best_epoch
 
 
 def write_sequence_atomic(split, folder: Path, name: str, max_len: int = 50) -> None:  # type: ignore[no-untyped-def]
@@ -210,6 +256,12 @@ def main() -> None:
         action="store_true",
         help="run only RecBole's SASRec and add its row to the records already in --out",
     )
+    p.add_argument("--no-refit", action="store_true", help="skip the refit on all but the last item (BERT4Rec's)")
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the records already in --out except those of the models this run produces",
+    )
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     records: list[BenchRecord] = []
@@ -221,8 +273,15 @@ def main() -> None:
         raw = yaml.safe_load((REPO / MODELS["sasrec"]).read_text())
         raw["data"]["data_dir"] = args.data_dir
         split = prepare_data(RunConfig.from_dict(raw)).split
+    elif args.update and args.out is not None and Path(args.out).is_file():
+        drop = {("deeptarget", m) for m in args.models} | (set() if args.skip_recbole else {("recbole", "SASRec")})
+        records = [
+            BenchRecord(**r) for r in json.loads(Path(args.out).read_text()) if (r["system"], r["model"]) not in drop
+        ]
     for name in [] if args.recbole_only else args.models:
-        ours, split = run_ours(name, args.data_dir, args.epochs, split)
+        ours, split, best_epoch = run_ours(name, args.data_dir, args.epochs, split)
+        if not args.no_refit:
+            ours += run_refit(name, args.data_dir, best_epoch, ours[0].notes.split(";")[0])
         for record in ours:
             print(f"  deeptarget {name} {record.protocol}: {record.metrics} {record.epoch_seconds}s/epoch", flush=True)
         records += ours

@@ -260,6 +260,10 @@ class SplitConfig(Config):
         ``temporal_user``: per user, the latest ``n_last`` rows (or ``ratios`` fractions) are test, the ones before
         are valid.
         ``leave_one_out``: per user in time order, the last item is test, the second-to-last valid.
+    leave_one_out_valid
+        ``leave_one_out`` only: hold the second-to-last item out as valid (default). ``False`` keeps it in
+        train and makes no valid part: the BERT4Rec paper's protocol (train on all but the last item; fix the
+        number of epochs beforehand, e.g. from a run with a valid part).
     seed
         Random seed (``random`` only; the temporal splits are deterministic).
     """
@@ -267,6 +271,7 @@ class SplitConfig(Config):
     method: Literal["random", "temporal_global", "temporal_user", "leave_one_out"] = "random"
     ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     n_last: int | None = None
+    leave_one_out_valid: bool = True
     seed: int = 2020
 
     def validate(self) -> None:

@@ -61,11 +61,14 @@ ALL_METHODS = [
     SplitConfig(method="temporal_user"),
     SplitConfig(method="temporal_user", n_last=2),
     SplitConfig(method="leave_one_out"),
+    SplitConfig(method="leave_one_out", leave_one_out_valid=False),
 ]
 
 
 # ---------------------------------------------------------------------------------------------- every method
-@pytest.mark.parametrize("config", ALL_METHODS, ids=lambda c: f"{c.method}-{c.ratios}-{c.n_last}")
+@pytest.mark.parametrize(
+    "config", ALL_METHODS, ids=lambda c: f"{c.method}-{c.ratios}-{c.n_last}-{c.leave_one_out_valid}"
+)
 def test_parts_are_disjoint_and_cover_the_input(retailer_interactions: Interactions, config: SplitConfig) -> None:
     split = split_interactions(retailer_interactions, config)
     row_ids = {name: part.values.astype(np.int64) for name, part in split.parts().items() if part.values is not None}
@@ -81,7 +84,8 @@ def test_parts_are_disjoint_and_cover_the_input(retailer_interactions: Interacti
         pd.testing.assert_frame_equal(frame, original.loc[frame.index], check_dtype=False)
     assert report["method"] == config.method
     assert report["n_train"] == len(split.train) and report["n_test"] == len(split.test)
-    assert (split.valid is None) == (config.method != "leave_one_out" and config.ratios[1] == 0)
+    no_valid = config.ratios[1] == 0 if config.method != "leave_one_out" else not config.leave_one_out_valid
+    assert (split.valid is None) == no_valid
 
 
 def test_union_equals_the_input_when_nothing_is_cold(retailer_interactions: Interactions) -> None:
@@ -215,6 +219,30 @@ def test_leave_one_out_keeps_short_users_in_train_and_counts_them() -> None:
     counts = _per_user_counts(split)
     assert counts["train"] == {1: 2, 2: 2, 3: 1}
     assert counts["valid"] == {1: 1} and counts["test"] == {1: 1}
+
+
+def test_leave_one_out_without_valid_keeps_the_second_to_last_item_in_train(
+    retailer_interactions: Interactions,
+) -> None:
+    with_valid = leave_one_out(retailer_interactions)
+    without = split_interactions(retailer_interactions, SplitConfig(method="leave_one_out", leave_one_out_valid=False))
+    assert with_valid.valid is not None and without.valid is None
+    assert (
+        without.report["valid"] is False and without.report["users_train_only"] == with_valid.report["users_train_only"]
+    )
+    key = ["user", "item", "time"]
+    # the same test rows (those the train part of either split knows), and train gains exactly the valid rows
+    merged = pd.concat([with_valid.train.to_frame(), with_valid.valid.to_frame()])[key]
+    pd.testing.assert_frame_equal(
+        without.train.to_frame()[key].sort_values(key).reset_index(drop=True),
+        merged.sort_values(key).reset_index(drop=True),
+        check_dtype=False,
+    )
+    test_with = set(map(tuple, with_valid.test.to_frame()[key].astype(str).to_numpy()))
+    test_without = set(map(tuple, without.test.to_frame()[key].astype(str).to_numpy()))
+    assert test_with <= test_without  # a bigger train part leaves fewer test items cold
+    cold = with_valid.report["cold_test_rows_dropped"] - without.report["cold_test_rows_dropped"]
+    assert len(test_without) - len(test_with) == cold
 
 
 def test_leave_one_out_breaks_time_ties_by_row_order() -> None:

@@ -354,11 +354,15 @@ def temporal_user_split(
     return _finish(inter, parts, report, with_valid=with_valid)
 
 
-def leave_one_out(inter: Interactions) -> Split:
+def leave_one_out(inter: Interactions, valid: bool = True) -> Split:
     """Per user in time order: the last row is test, the second-to-last valid, the rest train.
 
     Users with fewer than three rows keep them all in train; their number is ``report["users_train_only"]``.
     Ties in time keep row order (the later row counts as later).
+
+    With ``valid=False`` the second-to-last row stays in train and there is no valid part (``split.valid`` is
+    ``None``): the BERT4Rec paper's protocol. Users need three rows to get a test row either way (as in
+    BERT4Rec's preprocessing), so both variants test the same users.
 
     Raises
     ------
@@ -375,19 +379,24 @@ def leave_one_out(inter: Interactions) -> Split:
     ([7], [9])
     >>> split.report["users_train_only"]
     1
+    >>> no_valid = leave_one_out(Interactions.from_frame(frame), valid=False)
+    >>> no_valid.test.to_frame()["item"].tolist(), len(no_valid.train), no_valid.valid is None
+    ([7], 4, True)
     """
     _require_rows(inter, "leave_one_out")
     times = _require_times(inter, "leave_one_out")
     ranks, counts = _group_ranks(inter.user_ids, times)
     enough = counts >= 3
-    parts = _parts_from_ranks(ranks, counts, enough.astype(np.int64), enough.astype(np.int64))
+    n_valid = enough.astype(np.int64) if valid else np.zeros_like(counts, dtype=np.int64)
+    parts = _parts_from_ranks(ranks, counts, n_valid, enough.astype(np.int64))
     user_rows = np.bincount(inter.user_ids)
     report: dict[str, Any] = {
         "method": "leave_one_out",
         "seed": None,
+        "valid": valid,
         "users_train_only": int(((user_rows > 0) & (user_rows < 3)).sum()),
     }
-    return _finish(inter, parts, report, with_valid=True)
+    return _finish(inter, parts, report, with_valid=valid)
 
 
 def split_interactions(interactions: Interactions, config: SplitConfig | None = None) -> Split:
@@ -422,5 +431,5 @@ def split_interactions(interactions: Interactions, config: SplitConfig | None = 
     if config.method == "temporal_user":
         return temporal_user_split(interactions, n_last=config.n_last, ratios=config.ratios)
     if config.method == "leave_one_out":
-        return leave_one_out(interactions)
+        return leave_one_out(interactions, valid=config.leave_one_out_valid)
     raise ConfigError(f"SplitConfig.method: unknown split method {config.method!r}")
