@@ -388,8 +388,9 @@ class TrainConfig(Config):
         ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     precision
         ``fp32`` (default) or ``bf16``: the forward pass and loss of every training step run under
-        ``torch.autocast`` with bfloat16 (matrix products in bf16, reductions and softmax in fp32); the weights,
-        gradients and optimiser state stay fp32, and validation and scoring run in fp32. It pays off where the
+        ``torch.autocast`` with bfloat16 (matrix products in bf16; the losses of ``training.losses`` upcast
+        their inputs and compute in fp32); the weights, gradients and optimiser state stay fp32, and validation
+        and scoring run in fp32. It pays off where the
         hardware multiplies bf16 natively: CPUs with AVX512-BF16 or AMX (about 2x the fp32 matrix throughput)
         and recent GPUs. Elsewhere it is emulated and slower; ``fit`` warns.
     num_threads
