@@ -22,7 +22,7 @@ from deeptarget.models.recommend.vae import (
     kl_anneal_beta,
     user_row_batches,
 )
-from deeptarget.nn.vae import MultDAENetwork, MultVAENetwork
+from deeptarget.nn.vae import AutoEncoderEnsemble, MultDAENetwork, MultVAENetwork
 
 N_ITEMS = 40
 
@@ -251,3 +251,34 @@ def test_configs_round_trip_through_dicts() -> None:
     assert MultVAEConfig.from_dict(config.to_dict()) == config
     dae = MultDAEConfig(hidden_sizes=(20,), train=tiny_train())
     assert MultDAEConfig.from_dict(dae.to_dict()) == dae
+
+
+# ------------------------------------------------------------------ deep ensemble
+def test_dae_ensemble_members_are_single_models_with_their_own_seeds(train: Interactions, tmp_path: Path) -> None:
+    config = MultDAEConfig(latent_dim=8, n_members=3, train=tiny_train(epochs=6, seed=11))
+    ensemble = MultDAE(config).fit(train, run_dir=tmp_path / "run")
+    assert isinstance(ensemble.network_, AutoEncoderEnsemble) and len(ensemble.network_.members) == 3
+    users = np.arange(train.n_users)
+    # member i is exactly the single model trained with seed 11 + i
+    for i, member in enumerate(ensemble.network_.members):
+        single = MultDAE(config.replace(n_members=1, train=config.train.replace(seed=11 + i))).fit(train)
+        for (name, a), (_, b) in zip(member.state_dict().items(), single.network_.state_dict().items(), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    # the ensemble's score is the members' mean log-softmax
+    x = torch.from_numpy(train.to_csr().toarray().astype(np.float32))
+    with torch.no_grad():
+        parts = [torch.log_softmax(m(x).logits, dim=1) for m in ensemble.network_.members]
+    torch.testing.assert_close(ensemble.score_indices(users), torch.stack(parts).mean(0))
+    assert sorted({r["member"] for r in ensemble.history_}) == [0.0, 1.0, 2.0]
+    assert all((tmp_path / "run" / "members" / str(i) / "history.csv").is_file() for i in range(3))
+    # persisted like any model, no pickle
+    loaded = MultDAE.load(ensemble.save(tmp_path / "model"))
+    raw = train.user_encoder.raw_ids
+    np.testing.assert_array_equal(loaded.score(raw), ensemble.score(raw))
+
+
+def test_dae_ensemble_config_errors() -> None:
+    with pytest.raises(ConfigError, match="n_members must be >= 1"):
+        MultDAEConfig(n_members=0)
+    with pytest.raises(ConfigError, match="checkpoint"):
+        MultDAEConfig(n_members=2, train=tiny_train(checkpoint=True))

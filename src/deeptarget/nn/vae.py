@@ -11,7 +11,7 @@ from torch.nn.functional import normalize
 
 from deeptarget.nn.mlp import MLP
 
-__all__ = ["AutoEncoderOutput", "MultDAENetwork", "MultVAENetwork", "NonZero"]
+__all__ = ["AutoEncoderEnsemble", "AutoEncoderOutput", "MultDAENetwork", "MultVAENetwork", "NonZero"]
 
 NonZero = tuple[torch.Tensor, torch.Tensor]
 """The non-zero cells of a batch of rows: ``(row positions in the batch, item columns)``, each ``(nnz,)``."""
@@ -164,3 +164,47 @@ class MultVAENetwork(_RowAutoEncoder):
         mu, logvar = self.encode(rows, nonzero)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
         return AutoEncoderOutput(self.decode(z), mu, logvar)
+
+
+class AutoEncoderEnsemble(nn.Module):
+    """Several independently initialised autoencoders trained side by side (a deep ensemble).
+
+    Training uses :meth:`member_outputs` (each member draws its own dropout and is scored by its own loss);
+    ``forward`` returns the members' mean log-softmax as ``logits``, the ensemble's score of every item, and
+    the members' mean code as ``mu``.
+
+    Parameters
+    ----------
+    members
+        The networks, e.g. five :class:`MultDAENetwork` built one after the other (so their initial weights
+        differ).
+
+    References
+    ----------
+    Lakshminarayanan, B., Pritzel, A. and Blundell, C. (2017), "Simple and Scalable Predictive Uncertainty
+    Estimation using Deep Ensembles", NeurIPS.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> net = AutoEncoderEnsemble([MultDAENetwork(n_items=30, latent_dim=4) for _ in range(3)]).eval()
+    >>> rows = torch.bernoulli(torch.full((2, 30), 0.3))
+    >>> parts = [torch.log_softmax(o.logits, dim=1) for o in net.member_outputs(rows)]
+    >>> torch.allclose(net(rows).logits, torch.stack(parts).mean(0))
+    True
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("AutoEncoderEnsemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def member_outputs(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> list[AutoEncoderOutput]:
+        """Each member's output for ``rows``."""
+        return [member(rows, nonzero) for member in self.members]
+
+    def forward(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> AutoEncoderOutput:
+        outputs = self.member_outputs(rows, nonzero)
+        logits = torch.stack([torch.log_softmax(o.logits, dim=1) for o in outputs]).mean(0)
+        return AutoEncoderOutput(logits, torch.stack([o.mu for o in outputs]).mean(0), None)

@@ -16,11 +16,11 @@ from deeptarget.config import Config, TrainConfig
 from deeptarget.data.interactions import Interactions
 from deeptarget.errors import ConfigError
 from deeptarget.models.recommend.torch_base import TorchRecommender
-from deeptarget.nn.vae import MultDAENetwork, MultVAENetwork
+from deeptarget.nn.vae import AutoEncoderEnsemble, MultDAENetwork, MultVAENetwork
 from deeptarget.registry import MODELS
 from deeptarget.training.losses import kl_normal, multinomial_log_likelihood
 from deeptarget.training.seeding import make_generator
-from deeptarget.training.trainer import StepOutput
+from deeptarget.training.trainer import History, StepOutput
 
 __all__ = [
     "MultDAE",
@@ -185,6 +185,12 @@ class MultDAEConfig(Config):
         Width of the code.
     dropout
         Input dropout rate during training.
+    n_members
+        Number of autoencoders in a deep ensemble: member ``i`` is a single Mult-DAE trained on its own with
+        seed ``train.seed + i`` (its own initial weights, shuffling, dropout and early stopping; with a run
+        directory its ``history.csv`` goes to ``members/<i>/``), and an item's score is the members' mean
+        log-softmax. Training and scoring cost ``n_members`` times as much; ``train.checkpoint`` (resume) is
+        for single models only.
     train
         The training loop; its ``l2`` penalises the squared weights of every layer.
 
@@ -192,21 +198,32 @@ class MultDAEConfig(Config):
     --------
     >>> MultDAEConfig().train.l2
     0.005
+    >>> MultDAEConfig(n_members=0)
+    Traceback (most recent call last):
+    ...
+    deeptarget.errors.ConfigError: MultDAEConfig.n_members must be >= 1, got 0
     """
 
     hidden_sizes: tuple[int, ...] = ()
     latent_dim: int = 200
     dropout: float = 0.5
+    n_members: int = 1
     train: TrainConfig = dataclasses.field(default_factory=_dae_train)
 
     def validate(self) -> None:
         _check_sizes("MultDAEConfig", self.hidden_sizes, self.latent_dim, self.dropout)
+        if self.n_members < 1:
+            raise ConfigError(f"MultDAEConfig.n_members must be >= 1, got {self.n_members}")
+        if self.n_members > 1 and self.train.checkpoint:
+            raise ConfigError(
+                "MultDAEConfig: train.checkpoint (resume) is for single models; set it to false with n_members > 1"
+            )
 
 
 class _RowAutoEncoderRecommender(TorchRecommender):
     """Shared training and scoring of the row autoencoders: input = the user's binary training row."""
 
-    network_: MultVAENetwork | MultDAENetwork
+    network_: MultVAENetwork | MultDAENetwork | AutoEncoderEnsemble
 
     def _prepare(self, train: Interactions) -> None:
         self._train_users = np.flatnonzero(np.diff(self.seen_.indptr)).astype(np.int64)
@@ -315,11 +332,32 @@ class MultDAE(_RowAutoEncoderRecommender):
     model_type = "multdae"
     config_class = MultDAEConfig
     config: MultDAEConfig
-    network_: MultDAENetwork
+    network_: MultDAENetwork | AutoEncoderEnsemble
 
-    def _build_network(self, n_users: int, n_items: int) -> MultDAENetwork:
+    def _build_network(self, n_users: int, n_items: int) -> MultDAENetwork | AutoEncoderEnsemble:
         cfg = self.config
-        return MultDAENetwork(n_items, cfg.hidden_sizes, cfg.latent_dim, cfg.dropout)
+        if cfg.n_members == 1:
+            return MultDAENetwork(n_items, cfg.hidden_sizes, cfg.latent_dim, cfg.dropout)
+        return AutoEncoderEnsemble(
+            [MultDAENetwork(n_items, cfg.hidden_sizes, cfg.latent_dim, cfg.dropout) for _ in range(cfg.n_members)]
+        )
+
+    def _fit(self, train: Interactions, valid: Interactions | None) -> None:
+        cfg = self.config
+        if cfg.n_members == 1:
+            super()._fit(train, valid)
+            return
+        run_dir = getattr(self, "_run_dir", None)
+        members: list[torch.nn.Module] = []
+        records: list[dict[str, float]] = []
+        for i in range(cfg.n_members):
+            logger.info("MultDAE ensemble: member %d of %d", i + 1, cfg.n_members)
+            member = MultDAE(cfg.replace(n_members=1, train=cfg.train.replace(seed=cfg.train.seed + i)))
+            member.fit(train, valid, run_dir=None if run_dir is None else run_dir / "members" / str(i))
+            members.append(member.network_)
+            records += [{"member": float(i), **record} for record in member.history_]
+        self.network_ = AutoEncoderEnsemble(members).eval()
+        self.history_ = History(records)
 
     def _step(self, module: torch.nn.Module, batch: UserRowBatch) -> StepOutput:
         out = module(batch.rows, batch.nonzero)
