@@ -184,6 +184,25 @@ def test_deep_model_on_your_own_csv_in_one_line(tmp_path: Path) -> None:
     assert (tmp_path / "vae" / "history.csv").is_file() and (tmp_path / "vae" / "learning_curve.png").is_file()
 
 
+def test_ensemble_run_plots_each_members_learning_curve(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    users = rng.integers(0, 60, 1500)
+    items = (users % 3) * 10 + rng.integers(0, 10, 1500)
+    pd.DataFrame({"customer_id": users, "sku": items}).to_csv(tmp_path / "buys.csv", index=False)
+    config = Path(__file__).resolve().parents[1] / "configs" / "csv-multvae.yaml"
+    args = ["train", str(config), "--out", str(tmp_path / "dae"), "--set", f"data.path={tmp_path / 'buys.csv'}"]
+    args += ["--set", "data.columns.user=customer_id", "--set", "data.columns.item=sku", "--set", "model.name=multdae"]
+    args += ["--set", "model.params={n_members: 2, train: {epochs: 4, checkpoint: false}}"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for member in ("0", "1"):
+        folder = tmp_path / "dae" / "members" / member
+        assert (folder / "history.csv").is_file() and (folder / "learning_curve.png").is_file()
+
+
 def test_response_run_and_audience(tmp_path: Path) -> None:
     import numpy as np
     import pandas as pd

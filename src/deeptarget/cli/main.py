@@ -190,11 +190,13 @@ def train(
     elif data_dir:
         run_config = with_overrides(run_config, {"data.data_dir": data_dir_option(data_dir)})
     result = train_run(run_config, out_dir, progress=True, resume=resume)
-    history = result.run_dir / "history.csv"
-    if history.is_file():
+    # one learning curve per history: the run's, and each ensemble member's (members/<i>/history.csv)
+    histories = [result.run_dir / "history.csv", *sorted(result.run_dir.glob("members/*/history.csv"))]
+    for history in (h for h in histories if h.is_file()):
         from deeptarget.viz.curves import plot_learning_curves
 
-        plot_learning_curves(history, result.run_dir / "learning_curve.png", title=run_config.name)
+        member = "" if history.parent == result.run_dir else f" (member {history.parent.name})"
+        plot_learning_curves(history, history.parent / "learning_curve.png", title=run_config.name + member)
     _print_run_metrics(run_config.model.name, result.metrics)
     out.print(f"run directory: {result.run_dir}")
 
