@@ -91,16 +91,9 @@ def _pop100(model, split):  # type: ignore[no-untyped-def]
     return evaluate_sampled(model, split.test, negatives, ks=(10,), strategy="popularity", seed=SEED)
 
 
-def run_refit(name: str, data_dir: str, epochs: int, first_notes: str) -> list[BenchRecord]:
-    """BERT4Rec's own training protocol: train on all but the last item for ``epochs`` epochs, no validation."""
-    config = _config(name, data_dir, epochs, valid=False)
-    split = prepare_data(config).split
-    model = build_model(config.model)
-    model.fit(split.train)
-    full = evaluate_ranking(model, split.test, exclude=[split.train], ks=(10,), metrics=("ndcg", "hit"))
-    sampled = _pop100(model, split)
-    n_ranked, n_cold = len(np.unique(split.test.user_ids)), int(split.report["cold_test_rows_dropped"])
-    common = {
+def _common(name: str, model, split) -> tuple[dict, int, int]:  # type: ignore[no-untyped-def]
+    """The record fields every row of a fitted model shares, and the numbers of ranked and cold test users."""
+    fields = {
         "benchmark": "sequential",
         "dataset": "amazon-beauty",
         "system": "deeptarget",
@@ -108,7 +101,22 @@ def run_refit(name: str, data_dir: str, epochs: int, first_notes: str) -> list[B
         "fit_seconds": round(model.fit_seconds_, 1),
         "epoch_seconds": round(statistics.mean(model.history_["train_seconds"]), 2),
     }
-    notes = f"trained on all but the last item, {epochs} epochs (the best epoch of the run with {first_notes})"
+    return fields, len(np.unique(split.test.user_ids)), int(split.report["cold_test_rows_dropped"])
+
+
+def run_refit(name: str, data_dir: str, epochs: int, first_run_epochs: int) -> list[BenchRecord]:
+    """BERT4Rec's own training protocol: train on all but the last item for ``epochs`` epochs, no validation."""
+    config = _config(name, data_dir, epochs, valid=False)
+    split = prepare_data(config).split
+    model = build_model(config.model)
+    model.fit(split.train)
+    full = evaluate_ranking(model, split.test, exclude=[split.train], ks=(10,), metrics=("ndcg", "hit"))
+    sampled = _pop100(model, split)
+    common, n_ranked, n_cold = _common(name, model, split)
+    notes = (
+        f"trained on all but the last item, {epochs} epochs "
+        f"(the best epoch of the run with a valid part, which trained {first_run_epochs})"
+    )
     return [
         BenchRecord(
             protocol=protocol,
@@ -134,18 +142,9 @@ def run_ours(name: str, data_dir: str, epochs: int, split=None):  # type: ignore
     with_seen = evaluate_ranking(model, split.test, exclude=[], ks=(10,), metrics=("ndcg", "hit"))
     sampled = _pop100(model, split)
     history = model.history_
-    epoch_seconds = statistics.mean(history["train_seconds"])
     best_epoch = int(history.best(model.train_config.monitor, model.train_config.mode)["epoch"]) + 1
-    n_ranked, n_cold = len(np.unique(split.test.user_ids)), int(split.report["cold_test_rows_dropped"])
-    common = {
-        "benchmark": "sequential",
-        "dataset": "amazon-beauty",
-        "system": "deeptarget",
-        "model": name,
-        "fit_seconds": round(model.fit_seconds_, 1),
-        "epoch_seconds": round(epoch_seconds, 2),
-        "notes": f"{len(history)} epochs (cap {epochs}), best {best_epoch}",
-    }
+    common, n_ranked, n_cold = _common(name, model, split)
+    common["notes"] = f"{len(history)} epochs (cap {epochs}), best {best_epoch}"
     records = [
         BenchRecord(
             protocol="loo-full",
@@ -164,7 +163,7 @@ def run_ours(name: str, data_dir: str, epochs: int, split=None):  # type: ignore
             **{**common, "notes": common["notes"] + "; " + with_cold_users(sampled.metrics, n_ranked, n_cold, True)},
         ),
     ]
-    return records, split, best_epoch
+    return records, split, best_epoch, len(history)
 
 
 def write_sequence_atomic(split, folder: Path, name: str, max_len: int = 50) -> None:  # type: ignore[no-untyped-def]
@@ -279,9 +278,9 @@ def main() -> None:
             BenchRecord(**r) for r in json.loads(Path(args.out).read_text()) if (r["system"], r["model"]) not in drop
         ]
     for name in [] if args.recbole_only else args.models:
-        ours, split, best_epoch = run_ours(name, args.data_dir, args.epochs, split)
+        ours, split, best_epoch, trained = run_ours(name, args.data_dir, args.epochs, split)
         if not args.no_refit:
-            ours += run_refit(name, args.data_dir, best_epoch, ours[0].notes.split(";")[0])
+            ours += run_refit(name, args.data_dir, best_epoch, trained)
         for record in ours:
             print(f"  deeptarget {name} {record.protocol}: {record.metrics} {record.epoch_seconds}s/epoch", flush=True)
         records += ours

@@ -192,9 +192,10 @@ def train(
     result = train_run(run_config, out_dir, progress=True, resume=resume)
     # one learning curve per history: the run's, and each ensemble member's (members/<i>/history.csv)
     histories = [result.run_dir / "history.csv", *sorted(result.run_dir.glob("members/*/history.csv"))]
-    for history in (h for h in histories if h.is_file()):
+    histories = [h for h in histories if h.is_file()]
+    if histories:
         from deeptarget.viz.curves import plot_learning_curves
-
+    for history in histories:
         member = "" if history.parent == result.run_dir else f" (member {history.parent.name})"
         plot_learning_curves(history, history.parent / "learning_curve.png", title=run_config.name + member)
     _print_run_metrics(run_config.model.name, result.metrics)

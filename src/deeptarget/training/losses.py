@@ -24,9 +24,7 @@ __all__ = [
 
 def _f32(tensor: torch.Tensor) -> torch.Tensor:
     """``tensor`` as float32 when it is a lower-precision float (bf16 / fp16 under autocast); else as is."""
-    if tensor.is_floating_point() and tensor.dtype in (torch.bfloat16, torch.float16):
-        return tensor.float()
-    return tensor
+    return tensor.float() if tensor.dtype in (torch.bfloat16, torch.float16) else tensor
 
 
 def _pair(pos_scores: torch.Tensor, neg_scores: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor]:
