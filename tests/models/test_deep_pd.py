@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 
 from deeptarget.config import TrainConfig
-from deeptarget.errors import ConfigError
-from deeptarget.evaluation.classification import roc_auc
+from deeptarget.data.tabular import NumericField, TabularSchema
+from deeptarget.errors import ConfigError, DataError
+from deeptarget.evaluation.classification import log_loss, roc_auc
 from deeptarget.models.credit import DeepPD, DeepPDConfig
+from deeptarget.models.credit.deep import stratified_folds
 
 
 def _applicants(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -102,3 +104,75 @@ def test_config_errors() -> None:
         DeepPD(_config(monotone_decreasing=("salary",))).fit(*TRAIN)
     with pytest.raises(ConfigError, match="both monotone"):
         DeepPDConfig(monotone_increasing=("late",), monotone_decreasing=("late",))
+
+
+def test_woe_inputs_learn_explain_and_round_trip(tmp_path: Path) -> None:
+    model = DeepPD(_config(numeric_transform="woe")).fit(*TRAIN, valid=VALID)
+    # categorical features keep their embedding; every feature gets its weight of evidence, numbers only that
+    assert model.woe_raw_ == ["region"]
+    assert list(model.encoder_.categorical_names) == ["region"]
+    assert sorted(model.encoder_.numeric_names) == ["income__woe", "late__woe", "region__woe", "utilisation__woe"]
+    assert roc_auc(TEST[1], model.predict_proba(TEST[0])) > 0.75
+    rows = TEST[0].head(200)
+    attributions = model.feature_attributions(rows, n_steps=64)
+    assert list(attributions.columns) == ["region", "late", "income", "utilisation"]  # WOE inputs fold back
+    risky = pd.DataFrame({"late": [5.0], "income": [800.0], "utilisation": [0.5], "region": ["north"]})
+    assert set(model.reason_codes(risky, n=3).loc[0, ["reason_1", "reason_2"]]) == {"late", "income"}
+    # unseen categories and missing numbers are scored; a missing column is named
+    odd = pd.DataFrame({"late": [np.nan], "income": [900.0], "utilisation": [0.2], "region": ["atlantis"]})
+    assert 0.0 < model.predict_proba(odd)[0] < 1.0
+    with pytest.raises(DataError, match="income"):
+        model.predict_proba(rows.drop(columns=["income"]))
+    loaded = DeepPD.load(model.save(tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.predict_proba(rows), model.predict_proba(rows))
+    pd.testing.assert_frame_equal(
+        loaded.feature_attributions(rows, n_steps=8), model.feature_attributions(rows, n_steps=8)
+    )
+
+
+def test_woe_inputs_leave_monotone_features_raw_and_monotone() -> None:
+    model = DeepPD(_config(numeric_transform="woe", monotone_increasing=("late",))).fit(*TRAIN, valid=VALID)
+    assert model.woe_raw_ == ["late", "region"] and "late" not in model.woe_.bins_
+    late = _sweep(model, "late", np.linspace(0, 5, 11))
+    assert (np.diff(late, axis=1) >= -1e-9).all() and (late[:, -1] > late[:, 0]).all()
+
+
+def test_cross_fitted_members(tmp_path: Path) -> None:
+    X, y = TRAIN[0].head(1500), TRAIN[1][:1500]
+    model = DeepPD(_config(cross_fit=3)).fit(X, y, run_dir=tmp_path / "run")
+    assert len(model.members_) == 3 and not hasattr(model, "network_")
+    fold = stratified_folds(y, 3, seed=model.config.train.seed)
+    # member i is the single model trained on the other folds with seed + i, early-stopped on fold i
+    held = fold == 1
+    alone = DeepPD(
+        model.config.replace(cross_fit=1, train=model.config.train.replace(seed=model.config.train.seed + 1))
+    )
+    alone.fit(X[~held], y[~held], valid=(X[held], y[held]))
+    rows = TEST[0].head(300)
+    np.testing.assert_allclose(model.members_[1].predict_proba(rows), alone.predict_proba(rows), rtol=1e-6)
+    np.testing.assert_allclose(
+        model.predict_proba(rows), np.mean([m.predict_proba(rows) for m in model.members_], axis=0)
+    )
+    oof = np.zeros(len(y))
+    for i, member in enumerate(model.members_):
+        oof[fold == i] = member.predict_proba(X[fold == i])
+    assert model.oof_logloss_ == pytest.approx(log_loss(y, oof))
+    assert roc_auc(TEST[1], model.predict_proba(TEST[0])) > 0.75
+    for i in range(3):
+        assert (tmp_path / "run" / "members" / str(i) / "history.csv").is_file()
+    assert sorted(set(model.history_["member"])) == [0.0, 1.0, 2.0]
+    codes = model.reason_codes(rows.head(5), n=2)
+    loaded = DeepPD.load(model.save(tmp_path / "model"))
+    np.testing.assert_array_equal(loaded.predict_proba(rows), model.predict_proba(rows))
+    pd.testing.assert_frame_equal(loaded.reason_codes(rows.head(5), n=2), codes)
+    assert loaded.oof_logloss_ == pytest.approx(model.oof_logloss_)
+
+
+def test_cross_fit_errors() -> None:
+    with pytest.raises(ConfigError, match="cross_fit must be >= 1"):
+        DeepPDConfig(cross_fit=0)
+    with pytest.raises(ConfigError, match="leave schema unset"):
+        DeepPDConfig(numeric_transform="woe", schema=TabularSchema(fields=(NumericField(name="late"),)))
+    X, y = TRAIN[0].head(40), np.r_[np.ones(2, dtype=int), np.zeros(38, dtype=int)]
+    with pytest.raises(DataError, match="cross_fit=3 needs at least 3 rows of each label"):
+        DeepPD(_config(cross_fit=3)).fit(X, y)

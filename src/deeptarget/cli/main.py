@@ -190,14 +190,7 @@ def train(
     elif data_dir:
         run_config = with_overrides(run_config, {"data.data_dir": data_dir_option(data_dir)})
     result = train_run(run_config, out_dir, progress=True, resume=resume)
-    # one learning curve per history: the run's, and each ensemble member's (members/<i>/history.csv)
-    histories = [result.run_dir / "history.csv", *sorted(result.run_dir.glob("members/*/history.csv"))]
-    histories = [h for h in histories if h.is_file()]
-    if histories:
-        from deeptarget.viz.curves import plot_learning_curves
-    for history in histories:
-        member = "" if history.parent == result.run_dir else f" (member {history.parent.name})"
-        plot_learning_curves(history, history.parent / "learning_curve.png", title=run_config.name + member)
+    _plot_history(result.run_dir, run_config.name)
     _print_run_metrics(run_config.model.name, result.metrics)
     out.print(f"run directory: {result.run_dir}")
 
@@ -217,12 +210,15 @@ def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[st
 
 
 def _plot_history(run_dir: Path, title: str) -> None:
-    """``learning_curve.png`` from the run's ``history.csv``, when the model trained by epochs."""
-    history = run_dir / "history.csv"
-    if history.is_file():
+    """``learning_curve.png`` next to each ``history.csv``: the run's, and each ensemble member's
+    (``members/<i>/history.csv``), when the model trained by epochs."""
+    histories = [run_dir / "history.csv", *sorted(run_dir.glob("members/*/history.csv"))]
+    histories = [h for h in histories if h.is_file()]
+    if histories:
         from deeptarget.viz.curves import plot_learning_curves
-
-        plot_learning_curves(history, run_dir / "learning_curve.png", title=title)
+    for history in histories:
+        member = "" if history.parent == run_dir else f" (member {history.parent.name})"
+        plot_learning_curves(history, history.parent / "learning_curve.png", title=title + member)
 
 
 def _task_raw(raw: dict[str, Any], overrides: dict[str, Any], data_dir: str | None) -> dict[str, Any]:

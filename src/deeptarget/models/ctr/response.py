@@ -388,6 +388,13 @@ class ResponseModel:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Save to a directory of JSON (config, encoder) + safetensors (weights); returns the directory."""
         self._check_fitted()
+        arrays, encoders, meta = self._payload()
+        return write_model_dir(
+            path, model_type=self.model_type, config=self.config.to_dict(), arrays=arrays, encoders=encoders, meta=meta
+        )
+
+    def _payload(self) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
+        """The fitted state as (arrays, JSON encoders, JSON meta) for :meth:`save`."""
         arrays = {k: v.detach().cpu().numpy() for k, v in self.network_.state_dict().items()}
         meta = {
             "library": "deeptarget",
@@ -398,28 +405,32 @@ class ResponseModel:
         calibrator = getattr(self, "calibrator_", None)
         if calibrator is not None:
             encoders["calibrator"] = calibrator.to_dict()
-        return write_model_dir(
-            path, model_type=self.model_type, config=self.config.to_dict(), arrays=arrays, encoders=encoders, meta=meta
-        )
+        return arrays, encoders, meta
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """Load a model saved by :meth:`save` (no training data needed)."""
         files = read_model_dir(path, model_type=cls.model_type)
         model = cls(cls.config_class.from_dict(files.config))
-        try:
-            model.encoder_ = TabularEncoder.from_dict(files.encoders["tabular"])
-        except KeyError:
-            raise DataError("model directory is incomplete: missing the tabular encoder", file=str(path)) from None
-        model.network_ = model._build_network()
-        state = {k: torch.from_numpy(np.array(v)) for k, v in files.arrays.items()}
-        model.network_.load_state_dict(state)
-        model.network_.eval()
-        model.fit_seconds_ = float(files.meta.get("fit_seconds") or 0.0)
-        saved = files.encoders.get("calibrator")
-        model.calibrator_ = None if saved is None else calibrator_from_dict(saved)
-        model.calibration_report_ = files.meta.get("calibration_report")
+        model._restore(files.arrays, files.encoders, files.meta, str(path))
         return model
+
+    def _restore(
+        self, arrays: Mapping[str, Any], encoders: Mapping[str, Any], meta: Mapping[str, Any], where: str
+    ) -> None:
+        """Set the fitted state from what :meth:`_payload` wrote (``where`` names the directory in errors)."""
+        try:
+            self.encoder_ = TabularEncoder.from_dict(encoders["tabular"])
+        except KeyError:
+            raise DataError("model directory is incomplete: missing the tabular encoder", file=where) from None
+        self.network_ = self._build_network()
+        state = {k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}
+        self.network_.load_state_dict(state)
+        self.network_.eval()
+        self.fit_seconds_ = float(meta.get("fit_seconds") or 0.0)
+        saved = encoders.get("calibrator")
+        self.calibrator_ = None if saved is None else calibrator_from_dict(saved)
+        self.calibration_report_ = meta.get("calibration_report")
 
     def get_state(self) -> Mapping[str, Any]:
         """The config as a plain dict (for logs)."""
