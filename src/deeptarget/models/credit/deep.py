@@ -133,6 +133,9 @@ class DeepPDConfig(ResponseConfig):
 class DeepPD(ResponseModel):
     """Probability of default from categorical embeddings + an MLP, with optional monotone numeric features.
 
+    Learned state as :class:`ResponseModel`, plus ``woe_`` (the fitted :class:`WOEBinner`, or ``None``) and, with
+    ``cross_fit > 1``, ``members_`` (the fitted single models) and ``oof_logloss_`` instead of one network.
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -429,7 +432,8 @@ class DeepPD(ResponseModel):
             prefix = f"members.{i}."
             member = DeepPD(self._member_config(i))
             member_arrays = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
-            member._restore(member_arrays, member_encoder, meta["members"][i], where)
+            member_meta = meta.get("members") or [{}] * len(member_encoders)
+            member._restore(member_arrays, member_encoder, member_meta[i], where)
             members.append(member)
         self.members_ = members
         self.oof_logloss_ = float(meta.get("oof_logloss") or float("nan"))
