@@ -167,17 +167,15 @@ class MultVAENetwork(_RowAutoEncoder):
 
 
 class AutoEncoderEnsemble(nn.Module):
-    """Several independently initialised autoencoders trained side by side (a deep ensemble).
+    """Several autoencoders scored as one (a deep ensemble), each trained on its own beforehand.
 
-    Training uses :meth:`member_outputs` (each member draws its own dropout and is scored by its own loss);
-    ``forward`` returns the members' mean log-softmax as ``logits``, the ensemble's score of every item, and
-    the members' mean code as ``mu``.
+    ``forward`` returns the members' mean log-softmax as ``logits``, the ensemble's score of every item, and the
+    members' mean code as ``mu``.
 
     Parameters
     ----------
     members
-        The networks, e.g. five :class:`MultDAENetwork` built one after the other (so their initial weights
-        differ).
+        The fitted networks, e.g. five :class:`MultDAENetwork` trained with different seeds.
 
     References
     ----------
@@ -187,9 +185,10 @@ class AutoEncoderEnsemble(nn.Module):
     Examples
     --------
     >>> _ = torch.manual_seed(0)
-    >>> net = AutoEncoderEnsemble([MultDAENetwork(n_items=30, latent_dim=4) for _ in range(3)]).eval()
+    >>> members = [MultDAENetwork(n_items=30, latent_dim=4).eval() for _ in range(3)]
+    >>> net = AutoEncoderEnsemble(members).eval()
     >>> rows = torch.bernoulli(torch.full((2, 30), 0.3))
-    >>> parts = [torch.log_softmax(o.logits, dim=1) for o in net.member_outputs(rows)]
+    >>> parts = [torch.log_softmax(m(rows).logits, dim=1) for m in members]
     >>> torch.allclose(net(rows).logits, torch.stack(parts).mean(0))
     True
     """
@@ -200,11 +199,7 @@ class AutoEncoderEnsemble(nn.Module):
             raise ValueError("AutoEncoderEnsemble needs at least one member")
         self.members = nn.ModuleList(members)
 
-    def member_outputs(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> list[AutoEncoderOutput]:
-        """Each member's output for ``rows``."""
-        return [member(rows, nonzero) for member in self.members]
-
     def forward(self, rows: torch.Tensor, nonzero: NonZero | None = None) -> AutoEncoderOutput:
-        outputs = self.member_outputs(rows, nonzero)
+        outputs = [member(rows, nonzero) for member in self.members]
         logits = torch.stack([torch.log_softmax(o.logits, dim=1) for o in outputs]).mean(0)
         return AutoEncoderOutput(logits, torch.stack([o.mu for o in outputs]).mean(0), None)
