@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import StratifiedKFold
 
 from common import BenchRecord, machine, markdown_table, parser, write_results
 from deeptarget.data.datasets.tables import load_table
@@ -208,8 +209,6 @@ def main() -> None:
         table = load_table(name, args.data_dir)
         frame, label = table.frame, table.label
         y = frame[label].to_numpy()
-        from sklearn.model_selection import StratifiedKFold
-
         if args.subsample:
             for r in range(3):
                 sub = frame.sample(n=args.subsample, random_state=100 + r).reset_index(drop=True)

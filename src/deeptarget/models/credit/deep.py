@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import torch
+from sklearn.model_selection import StratifiedKFold
 
 from deeptarget.config import TrainConfig
 from deeptarget.data.tabular import NumericField, TabularSchema
@@ -192,9 +193,9 @@ class DeepPD(ResponseModel):
         self.woe_: WOEBinner | None = None
         if cfg.numeric_transform == "woe":
             monotone = [*cfg.monotone_increasing, *cfg.monotone_decreasing]
-            missing = [name for name in monotone if name not in X.columns]
-            if missing:
-                raise ConfigError(f"DeepPDConfig: monotone feature {missing[0]!r} is not a feature")
+            unknown = [name for name in monotone if name not in X.columns]
+            if unknown:  # checked here, before the WOE inputs rename the features
+                raise ConfigError(f"DeepPDConfig: monotone feature {unknown[0]!r} is not a feature")
             self.woe_ = WOEBinner().fit(X.drop(columns=monotone), labels.astype(np.int64))
             self.woe_raw_ = [
                 name for name in X.columns if name in monotone or self.woe_.bins_[name].kind == "categorical"
@@ -278,7 +279,6 @@ class DeepPD(ResponseModel):
         return super().predict_proba(X, calibrated=calibrated)
 
     def _raw_predictions(self, X: pd.DataFrame) -> np.ndarray:
-        self._check_fitted()
         return super()._raw_predictions(self._inputs(X))
 
     def _build_network(self) -> PDNetwork:
@@ -443,7 +443,7 @@ class DeepPD(ResponseModel):
 
 
 def stratified_folds(labels: npt.ArrayLike, k: int, seed: int) -> np.ndarray:
-    """A fold number in ``0..k-1`` per row, each label value dealt round-robin over the folds in a seeded order.
+    """A fold number in ``0..k-1`` per row: scikit-learn's shuffled ``StratifiedKFold`` with ``random_state=seed``.
 
     Examples
     --------
@@ -452,11 +452,8 @@ def stratified_folds(labels: npt.ArrayLike, k: int, seed: int) -> np.ndarray:
     ([3, 3, 3, 3], [1, 1, 1, 1])
     """
     values = np.asarray(labels)
-    rng = np.random.default_rng(seed)
     fold = np.empty(len(values), dtype=np.int64)
-    offset = 0
-    for value in np.unique(values):
-        rows = rng.permutation(np.flatnonzero(values == value))
-        fold[rows] = (np.arange(len(rows)) + offset) % k
-        offset += len(rows)  # the next label continues the round so that fold sizes stay within one row
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    for i, (_, held) in enumerate(splitter.split(np.zeros((len(values), 1)), values)):
+        fold[held] = i
     return fold
